@@ -1,0 +1,41 @@
+# Two commands for a fresh machine: `make lab` opens the course, `make test` runs every check.
+# Both first make .venv and install the project into it; that step is skipped while
+# pyproject.toml is unchanged, so a set-up machine starts in seconds.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FIRST_NOTEBOOK := notebooks/00-how-the-kata-works.ipynb
+
+.PHONY: setup lab test lint typecheck checks notebooks stubs
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "cqrs-kata needs Python 3.10 or newer; set PYTHON=python3.x")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab $(FIRST_NOTEBOOK)
+
+test: lint typecheck checks
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# Every test in tests/ and every notebook in notebooks/ (nbval compares saved outputs).
+checks: $(STAMP)
+	$(BIN)/pytest --nbval --nbval-current-env
+
+# Maintainers: regenerate exercises/ from solutions/, and re-run notebooks to refresh outputs.
+stubs: $(STAMP)
+	$(BIN)/cqrs-kata build-stubs
+
+notebooks: $(STAMP)
+	$(BIN)/python -m cqrs_kata.dev.execute_notebooks

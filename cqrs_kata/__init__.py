@@ -1,0 +1,22 @@
+"""cqrs-kata: learn CQRS-lite by building it, one checked step at a time.
+
+In a notebook: ``from cqrs_kata import check, hint, progress``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cqrs_kata.notebook import check, hint, progress
+
+__all__ = ["check", "hint", "progress"]
+
+
+def __getattr__(name: str) -> object:
+    # Imported on first use, so that `cqrs-kata` on the command line starts fast.
+    if name in __all__:
+        from cqrs_kata import notebook
+
+        return getattr(notebook, name)
+    raise AttributeError(f"module 'cqrs_kata' has no attribute {name!r}")

@@ -1,0 +1,129 @@
+"""The course's structure: steps, their numbered tasks, and the checks that belong to each task.
+
+A step is declared once, in ``cqrs_kata/steps/stepNN.py``: its tasks (what the learner builds,
+with hints), and its checks, written as plain functions that receive the module under test. The
+same check functions are run by ``cqrs-kata check``, by ``check()`` in a notebook and by pytest.
+Adding a step means adding that file, a reference solution and a notebook; nothing here changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from types import ModuleType
+
+CheckFunction = Callable[[ModuleType], None]
+
+
+class UnknownStep(LookupError):
+    """A step or task number that the course does not have."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One numbered piece of a step's exercise."""
+
+    number: int
+    title: str
+    builds: tuple[str, ...]
+    """Qualified names (``Class.method`` or ``function``) the learner writes for this task."""
+    hints: tuple[str, ...]
+    """Hints from gentle to explicit; ``cqrs-kata hint`` shows one more level per call."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """A single check: calls the learner's code and raises ``CheckFailed`` when it is wrong."""
+
+    step: str
+    task: int
+    name: str
+    function: CheckFunction
+
+    @property
+    def description(self) -> str:
+        doc = (self.function.__doc__ or self.name.replace("_", " ")).strip()
+        return doc.splitlines()[0]
+
+    def __call__(self, impl: ModuleType) -> None:
+        self.function(impl)
+
+
+@dataclass
+class Step:
+    """A step of the course, with its tasks and checks."""
+
+    number: str
+    title: str
+    tasks: tuple[Task, ...]
+    minutes: int = 30
+    """Time a workshop should plan for the step, notebook and exercise together."""
+    usual_mistakes: tuple[str, ...] = ()
+    """What facilitators see go wrong most often; shown by ``cqrs-kata guide``."""
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def module(self) -> str:
+        """File name (without ``.py``) of the step's solution and exercise."""
+        return f"step{self.number}"
+
+    def task(self, number: int) -> Task:
+        for task in self.tasks:
+            if task.number == number:
+                return task
+        known = ", ".join(str(t.number) for t in self.tasks)
+        raise UnknownStep(f"step {self.number} has no task {number}; its tasks are {known}.")
+
+    def check(self, task: int) -> Callable[[CheckFunction], CheckFunction]:
+        """Decorator: register a check function under one of this step's tasks."""
+        self.task(task)  # fail at import time on a typo, not when a learner runs it
+
+        def register(function: CheckFunction) -> CheckFunction:
+            self.checks.append(Check(self.number, task, function.__name__, function))
+            return function
+
+        return register
+
+    def checks_for(self, task: int) -> list[Check]:
+        return [c for c in self.checks if c.task == task]
+
+    def task_of(self, qualname: str) -> Task | None:
+        """The task whose exercise includes ``qualname``, if any."""
+        return next((t for t in self.tasks if qualname in t.builds), None)
+
+
+def _step_modules() -> Iterator[ModuleType]:
+    from cqrs_kata import steps as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("step"):
+            yield importlib.import_module(f"{package.__name__}.{info.name}")
+
+
+@cache
+def all_steps() -> tuple[Step, ...]:
+    """Every step of the course, in order; found by looking in ``cqrs_kata/steps/``."""
+    found = [module.STEP for module in _step_modules()]
+    return tuple(sorted(found, key=lambda s: s.number))
+
+
+def normalize_number(number: str | int) -> str:
+    text = str(number).strip()
+    if text.lower().startswith("step"):
+        text = text[4:]
+    return text.zfill(2) if text.isdigit() else text
+
+
+def get_step(number: str | int) -> Step:
+    """The step with this number ("02", "2" and 2 all work)."""
+    wanted = normalize_number(number)
+    for step in all_steps():
+        if step.number == wanted:
+            return step
+    known = ", ".join(s.number for s in all_steps())
+    raise UnknownStep(
+        f"there is no step {number!r}; the steps are {known}. `cqrs-kata list` shows them all."
+    )

@@ -1,0 +1,36 @@
+"""Re-run every notebook in notebooks/ and save its outputs (``make notebooks``).
+
+They run against a pristine copy of the course, as nbval does in ``make test``, so the saved
+outputs are the ones nbval compares with.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from cqrs_kata.dev import use_pristine_course
+from cqrs_kata.paths import course_root
+
+
+def main(names: list[str]) -> int:
+    notebooks = sorted((course_root() / "notebooks").glob("*.ipynb"))
+    if names:
+        notebooks = [p for p in notebooks if any(n in p.name for n in names)]
+    with tempfile.TemporaryDirectory(prefix="cqrs-kata-pristine-") as scratch:
+        use_pristine_course(Path(scratch))
+        for path in notebooks:
+            nb = nbformat.read(path, as_version=4)
+            NotebookClient(nb, timeout=600, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            nbformat.write(nb, path)
+            print(f"executed {path.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,60 @@
+"""The kata from inside a notebook: ``check("02")``, ``hint("02")``, ``progress()``.
+
+Each returns a report that shows as text (and as HTML where the front-end renders it). They never
+raise for the learner's mistakes, so a notebook always runs top to bottom. When
+``CQRS_KATA_VERIFY_REFERENCE`` is set (``make test`` sets it for nbval), ``check`` also runs the
+step's checks against the reference solution and raises if that fails: a notebook cannot hide a
+broken reference behind a friendly message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from cqrs_kata import kata
+from cqrs_kata.course import get_step
+from cqrs_kata.paths import CourseNotFound
+from cqrs_kata.report import Report, error_report
+from cqrs_kata.runner import run_step
+from cqrs_kata.stubs import StubError
+
+VERIFY_ENV = "CQRS_KATA_VERIFY_REFERENCE"
+
+_LEARNER_ERRORS = (LookupError, ValueError, CourseNotFound, StubError, OSError)
+
+
+class BrokenReference(AssertionError):
+    """The reference solution fails its own checks: a bug in the course, not the learner's."""
+
+
+def _safely(action: Callable[[], Report]) -> Report:
+    try:
+        return action()
+    except _LEARNER_ERRORS as error:
+        return error_report(str(error))
+
+
+def _verify_reference(step: str | int) -> None:
+    result = run_step(get_step(step), "solutions")
+    if not result.ok:
+        from cqrs_kata.report import step_report
+
+        raise BrokenReference(f"the reference solution fails its checks:\n{step_report(result)}")
+
+
+def check(step: str | int | None = None) -> Report:
+    """Run a step's checks against your code in exercises/ and show the result per task."""
+    if os.environ.get(VERIFY_ENV) and step is not None:
+        _verify_reference(step)
+    return _safely(lambda: kata.check(step))
+
+
+def hint(step: str | int, task: int | None = None) -> Report:
+    """The next hint for a task (by default the first one that does not pass yet)."""
+    return _safely(lambda: kata.hint(step, task))
+
+
+def progress() -> Report:
+    """Every step and task with its state: not started, failing or passing."""
+    return _safely(kata.progress)

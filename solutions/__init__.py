@@ -1,0 +1,1 @@
+"""Reference solutions, one module per step; the exercises are generated from these."""

@@ -1,0 +1,176 @@
+"""The learner's tools, driven the way a learner drives them: right, wrong and broken."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from cqrs_kata import cli, runner
+
+SOLUTION_02 = Path(__file__).resolve().parent.parent / "solutions" / "step02.py"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def edit(course: Path, step: str, old: str, new: str) -> None:
+    """Write the reference into exercises/ with one deliberate change, as a learner's attempt."""
+    source = (course / "solutions" / f"step{step}.py").read_text()
+    assert old in source, f"the reference no longer contains {old!r}; update this test"
+    (course / "exercises" / f"step{step}.py").write_text(source.replace(old, new, 1))
+
+
+def test_pristine_exercise_fails_and_points_to_the_first_task(
+        course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "02")
+    assert code == 1
+    assert "0 of 5 tasks pass. Next: task 1" in out
+    assert "MemoryWrite.all is not written yet: step 02, task 1" in out
+
+
+def test_reference_in_exercises_passes(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (course / "exercises" / "step02.py").write_text(SOLUTION_02.read_text())
+    code, out, _ = run(capsys, "check", "02")
+    assert code == 0
+    assert "All 5 tasks pass" in out
+
+
+def test_wrong_answer_says_called_got_expected(
+        course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(course, "02", "return dict(self.counts.get(tenant, {}))",
+         "return self.counts.setdefault(tenant, {})")
+    code, out, _ = run(capsys, "check", "02")
+    assert code == 1
+    assert "✗ task 2" in out and "✓ task 1" in out
+    assert re.search(r"called +summary\(\"nobody\"\), then looked at counts", out)
+    assert "got      counts = {'nobody': {}, 't1': {'ok': 1}}" in out
+    assert "use .get, not setdefault" in out
+
+
+def test_rebuild_without_reset_is_caught(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(course, "02", "        self.read.reset()\n", "")
+    _, out, _ = run(capsys, "check", "02")
+    assert "✗ task 5" in out
+    assert "called   summary(\"t1\") after corrupting the view and rebuilding" in out
+
+
+def test_inc_before_validation_is_caught(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(course, "02",
+         '        run = Run(validate_name("tenant", tenant), validate_name("status", status))\n'
+         "        self.write.add(run)\n"
+         "        self.read.inc(run.tenant, run.status)",
+         "        self.read.inc(tenant, status)\n"
+         '        run = Run(validate_name("tenant", tenant), validate_name("status", status))\n'
+         "        self.write.add(run)")
+    _, out, _ = run(capsys, "check", "02")
+    assert "✗ task 4" in out
+    assert "called   read.counts after record('', 'ok')" in out
+
+
+def test_crash_in_learner_code_names_the_line(
+        course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(course, "02", "        per_status[status] = per_status.get(status, 0) + 1",
+         "        per_status[status] += 1")
+    _, out, _ = run(capsys, "check", "02")
+    assert re.search(r"your code raised KeyError: 'ok' \(line \d+, in inc\)", out)
+
+
+def test_syntax_error_is_one_sentence(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (course / "exercises" / "step02.py").write_text("def broken(:\n    pass\n")
+    code, out, _ = run(capsys, "check", "02")
+    assert code == 1
+    assert "exercises/step02.py, line 1: invalid syntax" in out
+    assert "Traceback" not in out
+
+
+def test_missing_exercise_says_how_to_get_it_back(
+        course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (course / "exercises" / "step02.py").unlink()
+    code, out, _ = run(capsys, "check", "02")
+    assert code == 1
+    assert "exercises/step02.py is missing; `cqrs-kata reset`" in out
+    code, out, _ = run(capsys, "reset", "02")
+    assert code == 0 and (course / "exercises" / "step02.py").is_file()
+
+
+def test_unknown_step_is_one_sentence(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "check", "42")
+    assert code == 2 and out == ""
+    assert err == "cqrs-kata: there is no step '42'; the steps are 00, 02. " \
+                  "`cqrs-kata list` shows them all.\n"
+    code, _, err = run(capsys, "hint", "02", "9")
+    assert code == 2 and "step 02 has no task 9; its tasks are 1, 2, 3, 4, 5." in err
+
+
+def test_endless_loop_times_out(course: Path, capsys: pytest.CaptureFixture[str],
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "CHECK_TIMEOUT_SECONDS", 0.2)
+    edit(course, "00", "return dict(Counter(statuses))", "while True:\n        pass")
+    _, out, _ = run(capsys, "check", "00")
+    assert "did not finish within 0.2 s; is there an endless loop?" in out
+
+
+def test_hints_come_one_level_at_a_time(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = [run(capsys, "hint", "02", "5")[1] for _ in range(4)]
+    assert "hint 1 of 3" in outputs[0] and "hint 2 of 3" not in outputs[0]
+    assert "hint 2 of 3" in outputs[1] and "hint 3 of 3" not in outputs[1]
+    assert "hint 3 of 3" in outputs[2] and "That was the last hint" in outputs[2]
+    assert outputs[3] == outputs[2]
+
+
+def test_hint_without_task_picks_the_first_unfinished(
+        course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(course, "02", "# BEGIN SOLUTION", "# BEGIN SOLUTION")  # task 1..5 all solved
+    source = (course / "exercises" / "step02.py").read_text()
+    stub = (Path(__file__).resolve().parent.parent / "exercises" / "step02.py").read_text()
+    # tasks 1 and 2 solved, the rest still stubs: splice the first part of each.
+    cut = "def validate_name"
+    (course / "exercises" / "step02.py").write_text(
+        source[: source.index(cut)] + stub[stub.index(cut):])
+    _, out, _ = run(capsys, "hint", "02")
+    assert out.startswith("Step 02, task 3: Only sensible names get in")
+
+
+def test_list_shows_each_state(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(course, "02", "return dict(self.counts.get(tenant, {}))", "return self.counts[tenant]")
+    solved = (course / "solutions" / "step00.py").read_text()
+    (course / "exercises" / "step00.py").write_text(solved)
+    _, out, _ = run(capsys, "list")
+    assert "✓ task 1  Count statuses with tally()" in out
+    assert re.search(r"✓ task 1  The write store keeps history +passing", out)
+    assert re.search(r"✗ task 2  The view counts per tenant and status +failing", out)
+    assert "4 of 6 tasks pass." in out
+
+
+def test_catchup_keeps_the_learners_file(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mine = course / "exercises" / "step00.py"
+    mine.write_text("# my own attempt\n")
+    code, out, _ = run(capsys, "catchup", "02")
+    assert code == 0 and "step00.py: replaced (your version is saved as" in out
+    saved = list((course / "exercises" / ".saved").glob("step00.*.py"))
+    assert [p.read_text() for p in saved] == ["# my own attempt\n"]
+    assert mine.read_text() == (course / "solutions" / "step00.py").read_text()
+    assert run(capsys, "check", "00")[0] == 0
+    _, again, _ = run(capsys, "catchup", "02")
+    assert "already as wanted" in again
+
+
+def test_every_command_has_help() -> None:
+    parser = cli._parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {a.dest: a.help for a in subparsers._choices_actions}
+    assert set(helps) == set(subparsers.choices)
+    assert all(helps.values()), helps
+
+
+def test_build_stubs_check_reports_drift(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "build-stubs", "--check")[0] == 0
+    (course / "exercises" / "step02.py").write_text("# changed\n")
+    code, out, _ = run(capsys, "build-stubs", "--check")
+    assert code == 1 and "exercises/step02.py differs" in out

@@ -1,0 +1,58 @@
+"""Both directions, for every step: the reference passes, a fresh stub fails every task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cqrs_kata.course import Step, all_steps
+from cqrs_kata.runner import run_step
+from cqrs_kata.stubs import write_stubs
+
+STEPS = [pytest.param(s, id=f"step{s.number}") for s in all_steps()]
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("pristine")
+    write_stubs(folder)
+    return folder
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_reference_passes_every_task(step: Step) -> None:
+    result = run_step(step, "solutions")
+    assert result.load_error is None, result.load_error
+    failing = {t.task.number: t.first_problem for t in result.tasks if t.state != "passing"}
+    assert not failing, failing
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_pristine_stub_fails_every_task_as_not_written(step: Step, pristine: Path) -> None:
+    result = run_step(step, pristine)
+    assert result.load_error is None, f"the stub does not even import: {result.load_error}"
+    for task in result.tasks:
+        assert task.results, f"task {task.task.number} has no checks"
+        for r in task.results:
+            assert r.outcome == "todo", (
+                f"task {task.task.number}, {r.check.name}: a pristine stub should fail with "
+                f"NotImplementedError, got {r.outcome}: {r.message}"
+            )
+        assert task.state == "not started"
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_every_task_has_checks_hints_and_code_to_write(step: Step) -> None:
+    for task in step.tasks:
+        assert step.checks_for(task.number), f"task {task.number} has no checks"
+        assert len(task.hints) >= 2, f"task {task.number} needs hints from gentle to explicit"
+        assert task.builds, f"task {task.number} names nothing for the learner to write"
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_every_step_has_a_notebook(step: Step) -> None:
+    root = Path(__file__).resolve().parent.parent
+    assert list((root / "notebooks").glob(f"{step.number}-*.ipynb")), (
+        f"step {step.number} has no notebooks/{step.number}-*.ipynb"
+    )
