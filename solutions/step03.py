@@ -1,0 +1,143 @@
+"""Step 03 — eventual projection: ``record`` enqueues, a projector ``drain``s.
+
+The write store is still the truth and is updated at once. The view is no longer touched by
+``record``: each run becomes an ``Event`` on a queue, carrying its position in the write log,
+and ``drain`` applies queued events to the view later. Between the two the view lags, and
+``lag`` says by how much: events behind, and how long the oldest of them has waited.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from solutions.step02 import Run, RunsRead, RunsWrite, validate_name
+
+Clock = Callable[[], float]
+"""Seconds as a float; ``time.monotonic`` in real use, a fake in tests."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """A run to project: the run at ``position`` (1-based) in the write log, and when."""
+
+    position: int
+    tenant: str
+    status: str
+    recorded_at: float
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How far the view is behind the truth."""
+
+    events: int
+    """Events recorded but not applied to the view yet."""
+    oldest_age: float
+    """Seconds the oldest unapplied event has waited; 0.0 when the view is caught up."""
+
+
+class NotCaughtUp(TimeoutError):
+    """The view did not reach the wanted position in time."""
+
+
+@dataclass
+class QueuedRunService:
+    """``record`` writes the truth and enqueues an event; ``drain`` brings the view up to date.
+
+    One lock guards the queue and the view together, so a projector thread may drain while
+    another thread records, and no event is ever applied twice or lost.
+    """
+
+    write: RunsWrite
+    read: RunsRead
+    clock: Clock = time.monotonic
+    queue: deque[Event] = field(default_factory=deque)
+    written: int = 0
+    """Position of the last run written to the write store."""
+    applied: int = 0
+    """Position of the last event applied to the view."""
+    _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    def record(self, tenant: str, status: str) -> int:
+        """Store the run as truth and enqueue its event; return the run's position.
+
+        Validate first (``validate_name``), so bad input changes nothing. Do not touch the
+        view: that is ``drain``'s job now.
+        """
+        # BEGIN SOLUTION
+        run = Run(validate_name("tenant", tenant), validate_name("status", status))
+        with self._changed:
+            self.write.add(run)
+            self.written += 1
+            self.queue.append(Event(self.written, run.tenant, run.status, self.clock()))
+            return self.written
+        # END SOLUTION
+
+    def drain(self, max_events: int | None = None) -> int:
+        """Apply queued events to the view, oldest first; return how many were applied.
+
+        With ``max_events`` apply at most that many. ``max_events`` must be None or an int
+        >= 0: anything else raises (TypeError or ValueError) and applies nothing. Keep
+        ``applied`` at the position of the last applied event.
+        """
+        # BEGIN SOLUTION
+        if max_events is not None:
+            if isinstance(max_events, bool) or not isinstance(max_events, int):
+                raise TypeError(f"max_events must be an int or None, got "
+                                f"{type(max_events).__name__} {max_events!r}")
+            if max_events < 0:
+                raise ValueError(f"max_events must be 0 or more, got {max_events}; "
+                                 "pass None to drain everything")
+        with self._changed:
+            queue, inc = self.queue, self.read.inc
+            count = len(queue) if max_events is None else min(max_events, len(queue))
+            for _ in range(count):
+                event = queue.popleft()
+                inc(event.tenant, event.status)
+            if count:
+                self.applied = event.position
+                self._changed.notify_all()
+            return count
+        # END SOLUTION
+
+    def lag(self) -> Lag:
+        """How many events wait to be applied, and the age of the oldest (by ``clock``)."""
+        # BEGIN SOLUTION
+        with self._changed:
+            if not self.queue:
+                return Lag(0, 0.0)
+            return Lag(len(self.queue), self.clock() - self.queue[0].recorded_at)
+        # END SOLUTION
+
+    def wait_for(self, position: int, timeout: float) -> None:
+        """Read-your-writes: return once the view has applied ``position``.
+
+        Return at once when it already has. Otherwise wait (someone else drains) for at most
+        ``timeout`` seconds, then raise ``NotCaughtUp`` saying where the view got to.
+        """
+        # BEGIN SOLUTION
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.applied >= position, timeout):
+                raise NotCaughtUp(f"the view reached position {self.applied}, not {position}, "
+                                  f"within {timeout:g} s; drain the queue or wait longer")
+        # END SOLUTION
+
+    def rebuild_read_model(self) -> None:
+        """Recompute the view from ``write.all()`` and leave the queue consistent with it.
+
+        Every run in the write store is in the rebuilt view, so no queued event may be
+        applied again afterwards: nothing is counted twice.
+        """
+        # BEGIN SOLUTION
+        with self._changed:
+            self.read.reset()
+            for r in self.write.all():
+                self.read.inc(r.tenant, r.status)
+            self.queue.clear()
+            self.applied = self.written
+            self._changed.notify_all()
+        # END SOLUTION
