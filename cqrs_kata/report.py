@@ -52,7 +52,7 @@ def _next_step_line(result: StepResult) -> str:
     passing = sum(t.state == "passing" for t in result.tasks)
     total = len(result.tasks)
     if passing == total:
-        return f"All {total} tasks pass. Step {number} is done."
+        return f"{total} of {total} tasks pass. Step {number} is done."
     task = next(t for t in result.tasks if t.state != "passing").task.number
     return (f"{passing} of {total} tasks pass. Next: task {task}; "
             f"`cqrs-kata hint {number} {task}` if you are stuck.")

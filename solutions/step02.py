@@ -115,7 +115,7 @@ def validate_name(what: str, value: object) -> str:
     # BEGIN SOLUTION
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a str, got {type(value).__name__} {value!r:.40}; "
-                        f"pass the {what} as text, e.g. 'acme' or 'ok'")
+                        f"pass the {what} as text")
     if not value.strip():
         raise ValueError(f"{what} must not be empty or blank, got {value!r}; "
                          f"pass the {what}'s name")

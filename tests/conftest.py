@@ -1,33 +1,16 @@
-"""Test set-up: notebooks run against a pristine course; fixtures for tests that change files."""
+"""Fixtures for tests that change course files: they get a throw-away copy of the course."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cqrs_kata.dev import use_pristine_course
-from cqrs_kata.notebook import VERIFY_ENV
-from cqrs_kata.paths import ROOT_ENV
+from cqrs_kata.paths import ROOT_ENV, STATE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
-
-# nbval's kernels inherit the environment of this process. They see a pristine copy of the
-# course (so a learner's own progress never changes what a notebook prints), and check() in a
-# notebook also proves the reference solution passes.
-use_pristine_course(Path(tempfile.mkdtemp(prefix="cqrs-kata-pristine-")))
-os.environ[VERIFY_ENV] = "1"
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--kata-target", choices=["solutions", "exercises"], default="solutions",
-        help="run the course checks against the reference (default) or your exercises/",
-    )
 
 
 @pytest.fixture
@@ -37,5 +20,5 @@ def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         shutil.copytree(ROOT / folder, tmp_path / folder,
                         ignore=shutil.ignore_patterns(".saved", "__pycache__"))
     monkeypatch.setenv(ROOT_ENV, str(tmp_path))
-    monkeypatch.delenv("CQRS_KATA_STATE")
+    monkeypatch.delenv(STATE_ENV, raising=False)
     yield tmp_path

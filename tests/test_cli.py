@@ -38,7 +38,7 @@ def test_reference_in_exercises_passes(course: Path, capsys: pytest.CaptureFixtu
     (course / "exercises" / "step02.py").write_text(SOLUTION_02.read_text())
     code, out, _ = run(capsys, "check", "02")
     assert code == 0
-    assert "All 5 tasks pass" in out
+    assert "5 of 5 tasks pass. Step 02 is done." in out
 
 
 def test_wrong_answer_says_called_got_expected(

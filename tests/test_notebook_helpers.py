@@ -1,0 +1,46 @@
+"""check(), hint() and progress() as a notebook calls them: they never raise on a learner's
+mistake, and (in verify mode) they refuse to hide a broken reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cqrs_kata import notebook
+
+
+@pytest.fixture
+def learner_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(notebook.VERIFY_ENV, raising=False)
+
+
+@pytest.mark.usefixtures("learner_mode")
+def test_check_shows_a_syntax_error_without_raising(course: Path) -> None:
+    (course / "exercises" / "step02.py").write_text("class Broken\n")
+    report = notebook.check("02")
+    assert not report.ok
+    assert "exercises/step02.py, line 1: expected ':'" in repr(report)
+    assert "exercises/step02.py, line 1" in report._repr_html_()
+
+
+@pytest.mark.usefixtures("learner_mode")
+def test_unknown_step_and_task_are_reports_not_exceptions(course: Path) -> None:
+    assert repr(notebook.check("99")).startswith("✗ there is no step '99'")
+    assert repr(notebook.hint("02", 12)).startswith("✗ step 02 has no task 12")
+
+
+@pytest.mark.usefixtures("learner_mode")
+def test_progress_lists_every_step(course: Path) -> None:
+    text = repr(notebook.progress())
+    assert "step 00" in text and "step 02" in text and "0 of 6 tasks pass." in text
+
+
+def test_verify_mode_raises_on_a_broken_reference(course: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(notebook.VERIFY_ENV, "1")
+    assert "0 of 5 tasks pass" in repr(notebook.check("02"))  # a sound reference: no raise
+    solution = course / "solutions" / "step02.py"
+    solution.write_text(solution.read_text().replace("return list(self.data)", "return self.data"))
+    with pytest.raises(notebook.BrokenReference, match="task 1"):
+        notebook.check("02")
