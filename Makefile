@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FIRST_NOTEBOOK := notebooks/00-how-the-kata-works.ipynb
+# JupyterLab refuses to run as root unless told; containers often run as root.
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: setup lab test lint typecheck checks notebooks stubs
 
@@ -19,7 +21,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(FIRST_NOTEBOOK)
+	$(BIN)/jupyter lab $(LAB_FLAGS) $(FIRST_NOTEBOOK)
 
 test: lint typecheck checks
 

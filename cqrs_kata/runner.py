@@ -123,13 +123,14 @@ def load_module(path: Path) -> ModuleType:
     return module
 
 
-def _where(error: BaseException, path: Path) -> str:
-    """", at line N, in f" for the deepest traceback frame inside ``path``, if there is one."""
+def _where(error: BaseException, path: Path, name_file: bool = False) -> str:
+    """" (line N, in f)" for the deepest traceback frame inside ``path``, if there is one."""
     frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename) == path]
     if not frames:
         return ""
     last = frames[-1]
-    return f" (line {last.lineno}, in {last.name})"
+    file = f"{display_path(path)}, " if name_file else ""
+    return f" ({file}line {last.lineno}, in {last.name})"
 
 
 @contextmanager
@@ -142,7 +143,7 @@ def _time_limit(seconds: float) -> Iterator[None]:
         return
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
-        raise CheckTimeout(f"did not finish within {seconds:g} s; is there an endless loop?")
+        raise CheckTimeout(f"did not finish within {seconds:g} s: is there an endless loop?")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -162,10 +163,9 @@ def run_check(check: Check, impl: ModuleType, path: Path) -> CheckResult:
     except NotImplementedError as todo:
         return CheckResult(check, "todo", str(todo) or "not written yet")
     except CheckTimeout as timeout:
-        return CheckResult(check, "error", f"{check.description}: {timeout}")
+        return CheckResult(check, "error", f"your code {timeout}")
     except Exception as error:
-        message = (f"{check.description}: your code raised {type(error).__name__}: "
-                   f"{error}{_where(error, path)}")
+        message = f"your code raised {type(error).__name__}: {error}{_where(error, path, True)}"
         return CheckResult(check, "error", message)
     return CheckResult(check, "pass")
 

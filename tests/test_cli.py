@@ -78,7 +78,7 @@ def test_crash_in_learner_code_names_the_line(
     edit(course, "02", "        per_status[status] = per_status.get(status, 0) + 1",
          "        per_status[status] += 1")
     _, out, _ = run(capsys, "check", "02")
-    assert re.search(r"your code raised KeyError: 'ok' \(line \d+, in inc\)", out)
+    assert re.search(r"your code raised KeyError: 'ok' \(exercises/step02.py, line \d+, in inc\)", out)
 
 
 def test_syntax_error_is_one_sentence(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,7 +113,7 @@ def test_endless_loop_times_out(course: Path, capsys: pytest.CaptureFixture[str]
     monkeypatch.setattr(runner, "CHECK_TIMEOUT_SECONDS", 0.2)
     edit(course, "00", "return dict(Counter(statuses))", "while True:\n        pass")
     _, out, _ = run(capsys, "check", "00")
-    assert "did not finish within 0.2 s; is there an endless loop?" in out
+    assert "your code did not finish within 0.2 s: is there an endless loop?" in out
 
 
 def test_hints_come_one_level_at_a_time(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
