@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import html
+import html as _html
+import re
 from dataclasses import dataclass
 
 from cqrs_kata.course import Step
@@ -30,6 +31,14 @@ class Report:
 
     def _repr_html_(self) -> str:
         return self.html
+
+
+_CLI_HINT = re.compile(r"`cqrs-kata hint (\w+) (\d+)`")
+
+
+def _esc(text: str) -> str:
+    """HTML-escape ``text``; in a notebook, a CLI hint command reads as the notebook call."""
+    return _html.escape(_CLI_HINT.sub(r'`hint("\1", \2)`', text))
 
 
 def _indent(text: str, prefix: str = "      ") -> str:
@@ -65,7 +74,7 @@ def step_report(result: StepResult) -> Report:
     rows = []
     if result.load_error:
         lines.append(f"  ✗ {result.load_error}")
-        error = html.escape(result.load_error)
+        error = _esc(result.load_error)
         rows.append(f"<li style='color:{COLOUR['failing']}'>✗ {error}</li>")
     shown_todo = False
     for task in result.tasks:
@@ -78,16 +87,16 @@ def step_report(result: StepResult) -> Report:
             lines.append(_indent(detail))
         detail_html = ""
         if detail:
-            detail_html = f"<pre style='margin:2px 0 6px 1.5em'>{html.escape(detail)}</pre>"
+            detail_html = f"<pre style='margin:2px 0 6px 1.5em'>{_esc(detail)}</pre>"
         rows.append(
             f"<li style='list-style:none'><span style='color:{COLOUR[state]}'>{MARK[state]}</span> "
-            f"<b>task {task.task.number}</b> {html.escape(task.task.title)} "
-            f"<span style='color:{COLOUR[state]}'>({html.escape(count)})</span>{detail_html}</li>"
+            f"<b>task {task.task.number}</b> {_esc(task.task.title)} "
+            f"<span style='color:{COLOUR[state]}'>({_esc(count)})</span>{detail_html}</li>"
         )
     footer = _next_step_line(result)
     lines.append(footer)
-    body = (f"<div><b>{html.escape(head)}</b><ul style='padding-left:0.5em'>{''.join(rows)}</ul>"
-            f"<i>{html.escape(footer)}</i></div>")
+    body = (f"<div><b>{_esc(head)}</b><ul style='padding-left:0.5em'>{''.join(rows)}</ul>"
+            f"<i>{_esc(footer)}</i></div>")
     return Report("\n".join(lines), body, ok=result.ok)
 
 
@@ -98,14 +107,14 @@ def progress_report(results: list[StepResult]) -> Report:
         step = result.step
         lines.append(f"step {step.number}  {step.title}  (about {step.minutes} min)")
         rows.append(f"<tr><th colspan='2' style='text-align:left'>step {step.number} · "
-                    f"{html.escape(step.title)}</th></tr>")
+                    f"{_esc(step.title)}</th></tr>")
         if result.load_error:
             lines.append(f"  ✗ {result.load_error}")
-            rows.append(f"<tr><td colspan='2'>✗ {html.escape(result.load_error)}</td></tr>")
+            rows.append(f"<tr><td colspan='2'>✗ {_esc(result.load_error)}</td></tr>")
         for task in result.tasks:
             state = task.state
             lines.append(f"  {MARK[state]} task {task.task.number}  {task.task.title:<44} {state}")
-            rows.append(f"<tr><td>task {task.task.number} · {html.escape(task.task.title)}</td>"
+            rows.append(f"<tr><td>task {task.task.number} · {_esc(task.task.title)}</td>"
                         f"<td style='color:{COLOUR[state]}'>{MARK[state]} {state}</td></tr>")
     done = sum(t.state == "passing" for r in results for t in r.tasks)
     total = sum(len(r.step.tasks) for r in results)
@@ -121,17 +130,17 @@ def hint_report(step: Step, task: int, shown: int) -> Report:
     items = []
     for level, text in enumerate(hints[:shown], start=1):
         lines.append(f"  hint {level} of {len(hints)}: {text}")
-        items.append(f"<li>{html.escape(text)}</li>")
+        items.append(f"<li>{_esc(text)}</li>")
     if shown < len(hints):
         more = f"Ask again for hint {shown + 1}: `cqrs-kata hint {step.number} {task}`."
     else:
         more = (f"That was the last hint. The reference is solutions/{step.module}.py; "
                 f"`cqrs-kata catchup` moves you past a step you want to leave.")
     lines.append(more)
-    body = f"<b>{html.escape(title)}</b><ol>{''.join(items)}</ol><i>{html.escape(more)}</i>"
+    body = f"<b>{_esc(title)}</b><ol>{''.join(items)}</ol><i>{_esc(more)}</i>"
     return Report("\n".join(lines), body)
 
 
 def error_report(message: str) -> Report:
     return Report(f"✗ {message}", f"<b style='color:{COLOUR['failing']}'>✗</b> "
-                  f"{html.escape(message)}", ok=False)
+                  f"{_esc(message)}", ok=False)
