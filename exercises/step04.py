@@ -1,0 +1,148 @@
+# Step 04 exercise: replace each `raise NotImplementedError` with your code,
+# then run `cqrs-kata check 04`.
+# Generated from solutions/step04.py by `cqrs-kata build-stubs`; this copy is yours to edit.
+"""Step 04 — replays and idempotency: a projector that never double-counts.
+
+Delivery is at-least-once: an event may arrive twice, a replay may start again from position 1,
+an old event may turn up late, and a projector may crash after updating the view but before
+anyone noted how far it got. Counters are not idempotent (``inc`` twice counts twice), so the
+view keeps a *checkpoint*, the position of the last event it applied, right next to its counts,
+and skips every event at or below it. A rebuild builds a fresh view aside and swaps it in at
+once, so readers never see a half-built one.
+
+Events are step 03's ``Event``: ``position`` is the run's place in the write log (1-based).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from solutions.step02 import RunsWrite
+from solutions.step03 import Event
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``on_progress(done, total)`` while a rebuild runs: positions done of positions."""
+
+REBUILD_EVERY = 10_000
+"""How many positions a rebuild folds between two progress reports, unless told otherwise."""
+
+
+@dataclass
+class View:
+    """The counts and the checkpoint, kept together: one record, changed in one step.
+
+    ``counts[tenant][status]`` is how many such runs the view has applied; ``checkpoint`` is
+    the position of the last event applied (0 for none). Because both live here, whatever
+    stores the view stores the checkpoint with it, and a crash can never separate them.
+    """
+
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    checkpoint: int = 0
+
+    def summary(self, tenant: str) -> dict[str, int]:
+        """``{status: count}`` for ``tenant`` (a copy; ``{}`` for a tenant with no runs)."""
+        return dict(self.counts.get(tenant, {}))
+
+    def apply(self, event: Event) -> bool:
+        """Apply one event unless the view already has it; return True if it was counted.
+
+        - ``event.position <= self.checkpoint``: the view already counted it (a duplicate, a
+          replay, a late redelivery). Change nothing and return False.
+        - ``event.position == self.checkpoint + 1``: the next event. Add one to
+          ``counts[event.tenant][event.status]`` *and* move ``checkpoint`` to its position,
+          together, then return True.
+        - anything further ahead is a gap: an event in between never arrived, and counting
+          this one would let the missing one be skipped forever. Raise ``ValueError`` saying
+          which positions are missing, and change nothing.
+        """
+        raise NotImplementedError(
+            "View.apply is not written yet: step 04, task 1 "
+            "(`cqrs-kata hint 04 1` gives a hint)"
+        )
+
+
+@dataclass
+class ViewStore:
+    """Where the live view is kept; it outlives any projector (think: a table on disk).
+
+    Readers read ``current``. A projector that crashes is replaced by a new one built on the
+    same store, so what is in here survives a crash and nothing else does.
+    """
+
+    current: View = field(default_factory=View)
+
+
+def _check_batch(events: object) -> Sequence[Event]:
+    """``events`` if it is a list or tuple of well-formed Events; else a clear TypeError or
+    ValueError (raised before anything changes)."""
+    if not isinstance(events, list | tuple):
+        raise TypeError(f"deliver() takes a list of Event, got {type(events).__name__}; "
+                        "wrap a single event as [event]")
+    for index, event in enumerate(events):
+        if not isinstance(event, Event):
+            raise TypeError(f"deliver(): item {index} is a {type(event).__name__}, not an "
+                            "Event; deliver the Events from the write log")
+        if type(event.position) is not int or event.position < 1:
+            raise ValueError(f"deliver(): item {index} has position {event.position!r}; "
+                             "positions are whole numbers from 1 up")
+    return events
+
+
+@dataclass
+class Projector:
+    """Applies delivered events to the view in ``store``; can rebuild it from ``write``.
+
+    A projector keeps nothing of its own that matters: its checkpoint is the view's. After a
+    crash, ``Projector(write, store)`` on the same store carries on where the view got to.
+    """
+
+    write: RunsWrite
+    store: ViewStore = field(default_factory=ViewStore)
+
+    @property
+    def checkpoint(self) -> int:
+        """Position of the last event the live view has applied."""
+        return self.store.current.checkpoint
+
+    def summary(self, tenant: str) -> dict[str, int]:
+        """What a reader sees for ``tenant``: the live view's counts."""
+        return self.store.current.summary(tenant)
+
+    def deliver(self, events: Sequence[Event]) -> int:
+        """Apply a batch of delivered events to the live view; return how many were new.
+
+        The batch may hold events the view already has (duplicates, replays, late ones):
+        they count for nothing. Check the whole batch *before* changing anything: a batch
+        that is not a list or tuple of ``Event``, holds a position that is not an int >= 1,
+        or leaves a gap (see ``View.apply``) raises TypeError or ValueError and leaves the
+        view exactly as it was. An empty batch is fine and returns 0.
+        """
+        raise NotImplementedError(
+            "Projector.deliver is not written yet: step 04, task 2 "
+            "(`cqrs-kata hint 04 2` gives a hint)"
+        )
+
+    def rebuild(self, on_progress: ProgressCallback | None = None,
+                every: int = REBUILD_EVERY) -> None:
+        """Recompute the view from ``self.write.all()`` aside, then swap it in at once.
+
+        Build a brand-new ``View`` from the runs (the run at index ``i`` has position
+        ``i + 1``) and set its checkpoint to the last position folded. While it is being
+        built, readers keep reading the old ``self.store.current``: never zeros, never half
+        the counts. Call ``on_progress(done, total)`` (when given) after every ``every``
+        positions and once when all are done, or ``(0, 0)`` once for an empty log.
+
+        Runs recorded while you were building (``on_progress`` may record and deliver) are
+        in ``self.write.all()`` by the end: apply them to the new view too, so none is lost.
+        Then make the new view live with one assignment to ``self.store.current``. Events
+        delivered later at or below its checkpoint are skipped, so nothing counts twice.
+
+        ``on_progress`` must be callable or None and ``every`` an int >= 1; otherwise raise
+        TypeError or ValueError before doing anything.
+        """
+        raise NotImplementedError(
+            "Projector.rebuild is not written yet: step 04, task 3 "
+            "(`cqrs-kata hint 04 3` gives a hint)"
+        )
