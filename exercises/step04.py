@@ -74,22 +74,6 @@ class ViewStore:
     current: View = field(default_factory=View)
 
 
-def _check_batch(events: object) -> Sequence[Event]:
-    """``events`` if it is a list or tuple of well-formed Events; else a clear TypeError or
-    ValueError (raised before anything changes)."""
-    if not isinstance(events, list | tuple):
-        raise TypeError(f"deliver() takes a list of Event, got {type(events).__name__}; "
-                        "wrap a single event as [event]")
-    for index, event in enumerate(events):
-        if not isinstance(event, Event):
-            raise TypeError(f"deliver(): item {index} is a {type(event).__name__}, not an "
-                            "Event; deliver the Events from the write log")
-        if type(event.position) is not int or event.position < 1:
-            raise ValueError(f"deliver(): item {index} has position {event.position!r}; "
-                             "positions are whole numbers from 1 up")
-    return events
-
-
 @dataclass
 class Projector:
     """Applies delivered events to the view in ``store``; can rebuild it from ``write``.

@@ -81,22 +81,6 @@ class ViewStore:
     current: View = field(default_factory=View)
 
 
-def _check_batch(events: object) -> Sequence[Event]:
-    """``events`` if it is a list or tuple of well-formed Events; else a clear TypeError or
-    ValueError (raised before anything changes)."""
-    if not isinstance(events, list | tuple):
-        raise TypeError(f"deliver() takes a list of Event, got {type(events).__name__}; "
-                        "wrap a single event as [event]")
-    for index, event in enumerate(events):
-        if not isinstance(event, Event):
-            raise TypeError(f"deliver(): item {index} is a {type(event).__name__}, not an "
-                            "Event; deliver the Events from the write log")
-        if type(event.position) is not int or event.position < 1:
-            raise ValueError(f"deliver(): item {index} has position {event.position!r}; "
-                             "positions are whole numbers from 1 up")
-    return events
-
-
 @dataclass
 class Projector:
     """Applies delivered events to the view in ``store``; can rebuild it from ``write``.
@@ -127,19 +111,38 @@ class Projector:
         view exactly as it was. An empty batch is fine and returns 0.
         """
         # BEGIN SOLUTION
-        _check_batch(events)
+        if not isinstance(events, list | tuple):
+            raise TypeError(f"deliver() takes a list of Event, got {type(events).__name__}; "
+                            "wrap a single event as [event]")
         view = self.store.current
         upto = view.checkpoint
-        for event in events:  # a dry run of the guard, so a gap changes nothing
-            if event.position == upto + 1:
-                upto += 1
-            elif event.position > upto:
+        new: list[Event] = []
+        for event in events:  # check everything first: a refused batch changes nothing
+            if not isinstance(event, Event):
+                raise TypeError(f"deliver(): {event!r:.60} is a {type(event).__name__}, not an "
+                                "Event; deliver the Events of the write log")
+            position = event.position
+            if type(position) is not int or position < 1:
+                raise ValueError(f"deliver(): an event has position {position!r}; positions "
+                                 "are whole numbers from 1 up")
+            if position <= upto:
+                continue  # the view has it already: a duplicate, a replay, a late one
+            if position != upto + 1:
                 raise ValueError(
-                    f"deliver(): event at position {event.position} comes after position "
-                    f"{upto}, so positions {upto + 1}..{event.position - 1} are missing; "
-                    "nothing was applied. Deliver events in order, starting after the "
-                    f"checkpoint ({view.checkpoint}).")
-        return sum(view.apply(event) for event in events)
+                    f"deliver(): event at position {position} comes after position {upto}, "
+                    f"so positions {upto + 1}..{position - 1} are missing; nothing was "
+                    f"applied. Deliver events in order, from the checkpoint "
+                    f"({view.checkpoint}) on.")
+            upto = position
+            new.append(event)
+        counts = view.counts  # the same as view.apply(event) for each new event, only faster
+        for event in new:
+            per_status = counts.get(event.tenant)
+            if per_status is None:
+                per_status = counts[event.tenant] = {}
+            per_status[event.status] = per_status.get(event.status, 0) + 1
+        view.checkpoint = upto
+        return len(new)
         # END SOLUTION
 
     def rebuild(self, on_progress: ProgressCallback | None = None,

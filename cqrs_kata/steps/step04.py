@@ -50,11 +50,12 @@ STEP = Step(
                 "Projector is built on the same store.",
                 "Check the whole batch before applying any of it: a list or tuple, only Events, "
                 "positions that are ints >= 1, and no gap once you skip what is at or below "
-                "the checkpoint (walk it with a local `upto = checkpoint`). `_check_batch` "
-                "does the first three.",
-                "`_check_batch(events)`; walk the positions with `upto`, raising ValueError on "
-                "`position > upto + 1`; then `return sum(self.store.current.apply(e) for e in "
-                "events)`.",
+                "the checkpoint (walk the positions with a local `upto = checkpoint`, keeping "
+                "the new events in a list).",
+                "Validate: `isinstance(events, list | tuple)`, `isinstance(e, Event)`, `type(e."
+                "position) is int and e.position >= 1`; skip `position <= upto`, raise "
+                "ValueError on `position != upto + 1`, else `upto = position; new.append(e)`. "
+                "Only then `for e in new: self.store.current.apply(e)` and `return len(new)`.",
             ),
         ),
         Task(
