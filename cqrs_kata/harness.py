@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 
+from cqrs_kata.paths import state_dir
 from cqrs_kata.runner import CheckTimeout
 from solutions.step02 import MemoryWrite, Run, RunsWrite
 from solutions.step03 import Event
@@ -448,6 +449,9 @@ def attack(subject: Subject, operations: Sequence[str] = ALL_OPERATIONS,
     count = examples_wanted() if max_examples is None else max_examples
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"max_examples must be a whole number >= 1, got {count!r}")
+    # Hypothesis caches what it learns from source files under $HYPOTHESIS_STORAGE_DIRECTORY
+    # (./.hypothesis by default); keep that with the kata's own state, out of the learner's way.
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(state_dir() / "hypothesis"))
     stopped: list[BaseException] = []
 
     @settings(max_examples=count, derandomize=True, database=None, deadline=None,

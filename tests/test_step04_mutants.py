@@ -176,8 +176,76 @@ HARNESS_CASES: list[tuple[str, ModuleType, str, list[str]]] = [
                          [pytest.param(i, c, p, id=name) for name, i, c, p in HARNESS_CASES])
 def test_fault_harness_catches_it(impl: ModuleType, check_name: str, phrases: list[str]) -> None:
     message = failure(check_name, impl)
-    print(message)
     assert message.startswith("called   these operations, in order")
     assert "\n           1. " in message
     for phrase in phrases:
         assert phrase in message, f"{phrase!r} missing from:\n{message}"
+
+
+# The step's other checks catch the same mistakes one at a time, each with its own message. --
+
+
+class AcceptsGaps(View):
+    def apply(self, event: Event) -> bool:
+        if event.position <= self.checkpoint:
+            return False
+        per_status = self.counts.setdefault(event.tenant, {})
+        per_status[event.status] = per_status.get(event.status, 0) + 1
+        self.checkpoint = event.position
+        return True
+
+
+class HalfAppliesBatch(Projector):
+    """Applies event by event, so a gap in the middle leaves the first half applied."""
+
+    def deliver(self, events: Sequence[Event]) -> int:
+        if not isinstance(events, list | tuple):
+            raise TypeError("deliver() takes a list")
+        applied = 0
+        for e in events:
+            if not isinstance(e, Event):
+                raise TypeError("not an Event")
+            if type(e.position) is not int or e.position < 1:
+                raise ValueError("bad position")
+            applied += self.store.current.apply(e)
+        return applied
+
+
+class NoProgress(Projector):
+    def rebuild(self, on_progress: ProgressCallback | None = None,
+                every: int = reference.REBUILD_EVERY) -> None:
+        super().rebuild(None, every)
+
+
+CHECK_CASES: list[tuple[str, ModuleType, str, str]] = [
+    ("counts duplicates", module_with(View=CountsDuplicates),
+     "skips_duplicates_and_late_events", "got      True\nexpected False"),
+    ("accepts a gap", module_with(View=AcceptsGaps),
+     "refuses_a_gap", "it returned True without complaint"),
+    ("half-applies a batch with a gap", module_with(Projector=HalfAppliesBatch),
+     "bad_batches_change_nothing", "must leave the view as it was, not half applied"),
+    ("checkpoint kept apart from the view", module_with(Projector=CheckpointApart),
+     "survives_a_crash_before_the_ack", "its checkpoint is in the store too"),
+    ("truncates the live view to rebuild", module_with(Projector=TruncatesInPlace),
+     "readers_never_see_half_done", "never zeros or half the counts"),
+    ("forgets the checkpoint on rebuild", module_with(Projector=ForgetsCheckpointOnRebuild),
+     "rebuild_repairs_and_is_idempotent", "called   checkpoint after rebuild()\ngot      0"),
+    ("loses runs recorded during a rebuild", module_with(Projector=LosesRunsDuringRebuild),
+     "runs_recorded_during_a_rebuild_count_once", "take in the runs that arrived"),
+    ("reports no progress", module_with(Projector=NoProgress),
+     "progress_is_reported", "got      []"),
+    ("reports no progress, to the harness", module_with(Projector=NoProgress),
+     "fault_harness_finds_no_bug", "rebuild() returned without calling on_progress"),
+]
+
+
+@pytest.mark.parametrize(("impl", "check_name", "phrase"),
+                         [pytest.param(i, c, p, id=name) for name, i, c, p in CHECK_CASES])
+def test_targeted_check_catches_it(impl: ModuleType, check_name: str, phrase: str) -> None:
+    message = failure(check_name, impl)
+    assert phrase in message, f"{phrase!r} missing from:\n{message}"
+
+
+def test_the_reference_passes_every_check() -> None:
+    for check in STEP.checks:
+        check(reference)

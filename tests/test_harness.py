@@ -1,0 +1,113 @@
+"""The fault harness itself: the reference survives a long attack, unwritten code is "not
+started" rather than a counterexample, failures are numbered, deterministic and plain."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import pytest
+
+from cqrs_kata import harness
+from cqrs_kata.harness import HarnessFailure, Subject, attack
+from cqrs_kata.runner import CheckTimeout
+from solutions.step03 import Event
+from solutions.step04 import ProgressCallback, Projector, ViewStore
+
+REFERENCE = Subject(ViewStore, Projector)
+
+
+def test_reference_survives_a_long_attack() -> None:
+    # `cqrs-kata check 04` tries DEFAULT_EXAMPLES sequences; the test suite tries many more.
+    attack(REFERENCE, max_examples=int(os.environ.get("CQRS_KATA_LONG_ATTACK", "400")))
+
+
+class Unwritten(Projector):
+    def deliver(self, events: Sequence[Event]) -> int:
+        raise NotImplementedError("Projector.deliver is not written yet")
+
+
+class RebuildUnwritten(Projector):
+    def rebuild(self, on_progress: ProgressCallback | None = None, every: int = 1) -> None:
+        raise NotImplementedError("Projector.rebuild is not written yet")
+
+
+class Endless(Projector):
+    def deliver(self, events: Sequence[Event]) -> int:
+        raise CheckTimeout("did not finish")
+
+
+@pytest.mark.parametrize("projector", [Unwritten, RebuildUnwritten])
+def test_unwritten_code_passes_through(projector: type[Projector]) -> None:
+    with pytest.raises(NotImplementedError, match="not written yet"):
+        attack(Subject(ViewStore, projector))
+
+
+def test_unwritten_rebuild_is_fine_when_rebuilds_are_not_attacked() -> None:
+    attack(Subject(ViewStore, RebuildUnwritten), harness.DELIVERY_OPERATIONS, max_examples=30)
+
+
+def test_a_time_limit_is_not_a_counterexample() -> None:
+    with pytest.raises(CheckTimeout):
+        attack(Subject(ViewStore, Endless))
+
+
+class FailsOnFail(Projector):
+    def deliver(self, events: Sequence[Event]) -> int:
+        if any(e.status == "fail" for e in events):
+            raise KeyError("fail")
+        return super().deliver(events)
+
+
+def test_an_error_becomes_a_numbered_counterexample() -> None:
+    with pytest.raises(HarnessFailure) as caught:
+        attack(Subject(ViewStore, FailsOnFail))
+    failure = caught.value
+    assert failure.steps == ["record('t1', 'fail') -> position 1",
+                             "catch up: deliver position 1"]
+    assert failure.got == "KeyError: 'fail', during step 2 (catch up: deliver position 1)"
+    assert failure.expected.startswith("no error")
+
+
+class Doubles(Projector):
+    def deliver(self, events: Sequence[Event]) -> int:
+        view = self.store.current
+        for e in events:
+            per_status = view.counts.setdefault(e.tenant, {})
+            per_status[e.status] = per_status.get(e.status, 0) + 1
+            view.checkpoint = max(view.checkpoint, e.position)
+        return len(events)
+
+
+def test_failures_are_shrunk_plain_and_deterministic() -> None:
+    messages = []
+    for _ in range(2):
+        with pytest.raises(HarnessFailure) as caught:
+            attack(Subject(ViewStore, Doubles), harness.DELIVERY_OPERATIONS)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+    assert messages[0].startswith(
+        "called   these operations, in order (the fewest Hypothesis found that fail):\n"
+        "           1. record('t1', 'ok') -> position 1\n"
+        "           2. ")
+    assert "got      view says {'t1': {'ok': 2}}" in messages[0]
+    assert "expected the write log says {'t1': {'ok': 1}} (checkpoint 1)" in messages[0]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"operations": ("record", "explode")}, "unknown operations ['explode']; choose from"),
+    ({"operations": ()}, "needs at least one operation"),
+    ({"max_examples": 0}, "max_examples must be a whole number >= 1, got 0"),
+    ({"max_examples": True}, "max_examples must be a whole number >= 1, got True"),
+])
+def test_bad_arguments_are_refused(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        attack(REFERENCE, **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_example_count_in_the_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(harness.EXAMPLES_ENV, "lots")
+    with pytest.raises(ValueError, match="CQRS_KATA_HARNESS_EXAMPLES='lots' is not a whole"):
+        attack(REFERENCE)
+    monkeypatch.setenv(harness.EXAMPLES_ENV, "7")
+    assert harness.examples_wanted() == 7
