@@ -29,6 +29,13 @@ REBUILD_EVERY = 10_000
 """How many positions a rebuild folds between two progress reports, unless told otherwise."""
 
 
+def missing(checkpoint: int, position: int) -> str:
+    """Words for the gap between ``checkpoint`` and a later ``position``, for error messages."""
+    first, last = checkpoint + 1, position - 1
+    return f"position {first} is missing" if first == last else \
+        f"positions {first}..{last} are missing"
+
+
 @dataclass
 class View:
     """The counts and the checkpoint, kept together: one record, changed in one step.

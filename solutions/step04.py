@@ -26,6 +26,13 @@ REBUILD_EVERY = 10_000
 """How many positions a rebuild folds between two progress reports, unless told otherwise."""
 
 
+def missing(checkpoint: int, position: int) -> str:
+    """Words for the gap between ``checkpoint`` and a later ``position``, for error messages."""
+    first, last = checkpoint + 1, position - 1
+    return f"position {first} is missing" if first == last else \
+        f"positions {first}..{last} are missing"
+
+
 @dataclass
 class View:
     """The counts and the checkpoint, kept together: one record, changed in one step.
@@ -61,8 +68,8 @@ class View:
         if position != self.checkpoint + 1:
             raise ValueError(
                 f"event at position {position} arrived, but the view's checkpoint is "
-                f"{self.checkpoint}: positions {self.checkpoint + 1}..{position - 1} are "
-                "missing. Deliver events in order, starting after the checkpoint.")
+                f"{self.checkpoint}: {missing(self.checkpoint, position)}. Deliver events "
+                "in order, starting after the checkpoint.")
         per_status = self.counts.setdefault(event.tenant, {})
         per_status[event.status] = per_status.get(event.status, 0) + 1
         self.checkpoint = position
@@ -130,9 +137,8 @@ class Projector:
             if position != upto + 1:
                 raise ValueError(
                     f"deliver(): event at position {position} comes after position {upto}, "
-                    f"so positions {upto + 1}..{position - 1} are missing; nothing was "
-                    f"applied. Deliver events in order, from the checkpoint "
-                    f"({view.checkpoint}) on.")
+                    f"so {missing(upto, position)}; nothing was applied. Deliver events in "
+                    f"order, from the checkpoint ({view.checkpoint}) on.")
             upto = position
             new.append(event)
         counts = view.counts  # the same as view.apply(event) for each new event, only faster
