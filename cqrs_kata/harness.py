@@ -21,6 +21,7 @@ builds a new one on the same storage, so only what the projector keeps in its st
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from typing import Any, Protocol
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 
-from cqrs_kata.paths import state_dir
+from cqrs_kata.paths import CourseNotFound, state_dir
 from cqrs_kata.runner import CheckTimeout
 from solutions.step02 import MemoryWrite, Run, RunsWrite
 from solutions.step03 import Event
@@ -392,8 +393,8 @@ def play(subject: Subject, operations: Sequence[Operation]) -> None:
     reader ever sees something wrong. Errors from the projector become failures too, except
     NotImplementedError (and a check's time limit), which pass through."""
     world = _World(subject)
-    world.start()
     try:
+        world.start()
         for op in operations:
             world.perform(op)
             world.look("afterwards")
@@ -442,6 +443,10 @@ def attack(subject: Subject, operations: Sequence[str] = ALL_OPERATIONS,
     Returns quietly when all pass; raises :class:`HarnessFailure` with the shrunk sequence when
     one fails. Deterministic: the same projector meets the same sequences on every run.
     """
+    if not isinstance(subject, Subject) or not callable(subject.new_storage) or not callable(
+            subject.projector):
+        raise TypeError(f"attack() takes a Subject(new_storage, projector) of two callables, "
+                        f"got {subject!r:.80}; e.g. Subject(ViewStore, Projector)")
     unknown = [n for n in operations if n not in _NAMES]
     if unknown or not operations:
         raise ValueError(f"unknown operations {unknown}; choose from {list(ALL_OPERATIONS)}"
@@ -451,7 +456,8 @@ def attack(subject: Subject, operations: Sequence[str] = ALL_OPERATIONS,
         raise ValueError(f"max_examples must be a whole number >= 1, got {count!r}")
     # Hypothesis caches what it learns from source files under $HYPOTHESIS_STORAGE_DIRECTORY
     # (./.hypothesis by default); keep that with the kata's own state, out of the learner's way.
-    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(state_dir() / "hypothesis"))
+    with contextlib.suppress(CourseNotFound, OSError):
+        os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(state_dir() / "hypothesis"))
     stopped: list[BaseException] = []
 
     @settings(max_examples=count, derandomize=True, database=None, deadline=None,

@@ -111,3 +111,20 @@ def test_bad_example_count_in_the_environment_is_refused(monkeypatch: pytest.Mon
         attack(REFERENCE)
     monkeypatch.setenv(harness.EXAMPLES_ENV, "7")
     assert harness.examples_wanted() == 7
+
+
+def test_a_subject_that_cannot_build_anything_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"Subject\(new_storage, projector\) of two callables"):
+        attack(Subject(ViewStore(), Projector))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="attack\\(\\) takes a Subject"):
+        attack((ViewStore, Projector))  # type: ignore[arg-type]
+
+
+class BrokenConstructor(Projector):
+    def __init__(self, write: object, store: object) -> None:
+        raise AttributeError("no such store")
+
+
+def test_a_projector_that_cannot_be_built_is_a_counterexample() -> None:
+    with pytest.raises(HarnessFailure, match="AttributeError: no such store, building the"):
+        attack(Subject(ViewStore, BrokenConstructor))
