@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 
 from cqrs_kata.paths import CourseNotFound, state_dir
 from cqrs_kata.runner import CheckTimeout
+from cqrs_kata.steps.step02 import folded
 from solutions.step02 import MemoryWrite, Run, RunsWrite
 from solutions.step03 import Event
 
@@ -160,14 +161,6 @@ def _span(events: Sequence[Event]) -> str:
     return f"position {first}" if first == last else f"positions {first}..{last}"
 
 
-def _folded(runs: Sequence[Run]) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = {}
-    for run in runs:
-        per_status = counts.setdefault(run.tenant, {})
-        per_status[run.status] = per_status.get(run.status, 0) + 1
-    return counts
-
-
 class HarnessFailure(Exception):
     """A sequence of operations after which a reader sees something wrong."""
 
@@ -251,7 +244,7 @@ class _World:
                                          "older view (or zeros) afterwards."))
         view = {t: self.projector.summary(t) for t in (*TENANTS, NOBODY)}
         view = {t: counts for t, counts in view.items() if counts}
-        truth = _folded(self.runs[:checkpoint])
+        truth = folded(self.runs[:checkpoint])
         if view != truth:
             upto = f"positions 1..{checkpoint}" if checkpoint else "no positions"
             raise self.fail(f"view says {view} {when}",

@@ -16,6 +16,7 @@ from cqrs_kata.harness import (
     Subject,
     attack,
 )
+from cqrs_kata.steps.step02 import folded
 from solutions.step02 import MemoryWrite, Run
 from solutions.step03 import Event
 
@@ -95,24 +96,13 @@ def ev(position: int, tenant: str = "t1", status: str = "ok") -> Event:
     return Event(position, tenant, status, float(position))
 
 
-LOG = [("t1", "ok"), ("t1", "fail"), ("t2", "ok"), ("t1", "ok"), ("t2", "fail")]
+LOG = [Run("t1", "ok"), Run("t1", "fail"), Run("t2", "ok"), Run("t1", "ok"), Run("t2", "fail")]
 """A small history: position i + 1 is LOG[i]."""
-EVENTS = [ev(i, tenant, status) for i, (tenant, status) in enumerate(LOG, start=1)]
+EVENTS = [ev(i, run.tenant, run.status) for i, run in enumerate(LOG, start=1)]
 
 
-def folded(pairs: Sequence[tuple[str, str]]) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = {}
-    for tenant, status in pairs:
-        per_status = counts.setdefault(tenant, {})
-        per_status[status] = per_status.get(status, 0) + 1
-    return counts
-
-
-def logged(pairs: Sequence[tuple[str, str]] = LOG) -> MemoryWrite:
-    write = MemoryWrite()
-    for tenant, status in pairs:
-        write.add(Run(tenant, status))
-    return write
+def logged() -> MemoryWrite:
+    return MemoryWrite(list(LOG))
 
 
 def readable(projector: Any) -> dict[str, dict[str, int]]:
@@ -287,13 +277,13 @@ def runs_recorded_during_a_rebuild_count_once(impl: ModuleType) -> None:
     write = logged()
     projector = impl.Projector(write)
     projector.deliver(EVENTS)
-    extra = [("t2", "ok"), ("t3", "fail")]
-    late = [ev(6 + i, tenant, status) for i, (tenant, status) in enumerate(extra)]
+    extra = [Run("t2", "ok"), Run("t3", "fail")]
+    late = [ev(6 + i, run.tenant, run.status) for i, run in enumerate(extra)]
 
     def meanwhile(done: int, total: int) -> None:
         if done == 1:
-            for tenant, status in extra:
-                write.add(Run(tenant, status))
+            for run in extra:
+                write.add(run)
             projector.deliver(late)  # the projector keeps serving the live view
 
     projector.rebuild(meanwhile, every=1)
