@@ -62,7 +62,7 @@ class View:
           together, then return True.
         - anything further ahead is a gap: an event in between never arrived, and counting
           this one would let the missing one be skipped forever. Raise ``ValueError`` saying
-          which positions are missing, and change nothing.
+          which positions are missing (``missing()`` words it), and change nothing.
         """
         raise NotImplementedError(
             "View.apply is not written yet: step 04, task 1 "
@@ -104,8 +104,10 @@ class Projector:
     def deliver(self, events: Sequence[Event]) -> int:
         """Apply a batch of delivered events to the live view; return how many were new.
 
-        The batch may hold events the view already has (duplicates, replays, late ones):
-        they count for nothing. Check the whole batch *before* changing anything: a batch
+        The live view is ``self.store.current``; keep nothing on the projector itself, since
+        a crash throws the projector away and keeps only the store. The batch may hold
+        events the view already has (duplicates, replays, late ones): they count for
+        nothing. Check the whole batch *before* changing anything: a batch
         that is not a list or tuple of ``Event``, holds a position that is not an int >= 1,
         or leaves a gap (see ``View.apply``) raises TypeError or ValueError and leaves the
         view exactly as it was. An empty batch is fine and returns 0.
@@ -122,8 +124,9 @@ class Projector:
         Build a brand-new ``View`` from the runs (the run at index ``i`` has position
         ``i + 1``) and set its checkpoint to the last position folded. While it is being
         built, readers keep reading the old ``self.store.current``: never zeros, never half
-        the counts. Call ``on_progress(done, total)`` (when given) after every ``every``
-        positions and once when all are done, or ``(0, 0)`` once for an empty log.
+        the counts. Call ``on_progress(done, total)`` (when given) each time ``every`` more
+        positions are folded and when the last one is: with ``every=2`` and 5 runs that is
+        ``(2, 5)``, ``(4, 5)``, ``(5, 5)``. For an empty log call it once with ``(0, 0)``.
 
         Runs recorded while you were building (``on_progress`` may record and deliver) are
         in ``self.write.all()`` by the end: apply them to the new view too, so none is lost.
