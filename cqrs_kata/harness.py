@@ -131,11 +131,7 @@ class Rebuild:
 
 Operation = Record | Drain | Duplicate | Replay | Late | Crash | Rebuild
 
-_NAMES: dict[str, type[Operation]] = {
-    "record": Record, "drain": Drain, "duplicate": Duplicate, "replay": Replay, "late": Late,
-    "crash": Crash, "rebuild": Rebuild,
-}
-ALL_OPERATIONS = tuple(_NAMES)
+ALL_OPERATIONS = ("record", "drain", "duplicate", "replay", "late", "crash", "rebuild")
 DELIVERY_OPERATIONS = tuple(n for n in ALL_OPERATIONS if n != "rebuild")
 
 _WHY: dict[str, str] = {
@@ -440,7 +436,7 @@ def attack(subject: Subject, operations: Sequence[str] = ALL_OPERATIONS,
             subject.projector):
         raise TypeError(f"attack() takes a Subject(new_storage, projector) of two callables, "
                         f"got {subject!r:.80}; e.g. Subject(ViewStore, Projector)")
-    unknown = [n for n in operations if n not in _NAMES]
+    unknown = [n for n in operations if n not in ALL_OPERATIONS]
     if unknown or not operations:
         raise ValueError(f"unknown operations {unknown}; choose from {list(ALL_OPERATIONS)}"
                          if unknown else "attack() needs at least one operation")
