@@ -263,9 +263,12 @@ class _World:
 
     def deliver_pending(self, batch: list[Event], how: str, then: str = "") -> None:
         """Deliver the next events and acknowledge them (some may have been sent before)."""
-        if batch and batch[0].position <= self.sent:
-            self.step("redelivered", f"{how} {_span(batch)}{then} (sent before a crash but "
-                                     "never acknowledged, so they come again)")
+        resent = [e for e in batch if e.position <= self.sent]
+        if resent:
+            one = len(resent) == 1
+            self.step("redelivered", f"{how} {_span(batch)}{then} ({_span(resent)} "
+                      f"{'was' if one else 'were'} sent before a crash but never acknowledged, "
+                      f"so {'it comes' if one else 'they come'} again)")
         else:
             self.step("drain", f"{how} {_span(batch)}{then}" if batch else
                       f"{how} an empty batch (nothing is left to deliver)")
