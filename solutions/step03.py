@@ -14,7 +14,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from solutions.step02 import Run, RunsRead, RunsWrite, validate_name
+from solutions.step02 import MemoryRead, MemoryWrite, Run, RunsRead, RunsWrite, validate_name
+
+__all__ = [
+    "Clock", "Event", "Lag", "MemoryRead", "MemoryWrite", "NotCaughtUp", "QueuedRunService",
+    "Run", "RunsRead", "RunsWrite", "validate_name",
+]
 
 Clock = Callable[[], float]
 """Seconds as a float; ``time.monotonic`` in real use, a fake in tests."""
@@ -61,6 +66,14 @@ class QueuedRunService:
     applied: int = 0
     """Position of the last event applied to the view."""
     _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    @property
+    def lock(self) -> threading.Condition:
+        """The lock that guards the queue and the view (re-entrant, so methods nest inside it).
+
+        Hold it to read several numbers as one consistent snapshot, as the dashboard does.
+        """
+        return self._changed
 
     def record(self, tenant: str, status: str) -> int:
         """Store the run as truth and enqueue its event; return the run's position.
@@ -118,9 +131,24 @@ class QueuedRunService:
 
         Return at once when it already has. Otherwise wait (someone else drains) for at most
         ``timeout`` seconds, then raise ``NotCaughtUp`` saying where the view got to.
+        Bad input raises at once and waits for nothing: ``position`` must be an int that was
+        written already (0 <= position <= ``written``), else waiting could never succeed;
+        ``timeout`` must be a number of seconds >= 0.
         """
         # BEGIN SOLUTION
+        if isinstance(position, bool) or not isinstance(position, int):
+            raise TypeError(f"position must be an int (a value record() returned), got "
+                            f"{type(position).__name__} {position!r:.40}")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            raise TypeError(f"timeout must be a number of seconds, got "
+                            f"{type(timeout).__name__} {timeout!r:.40}")
+        if not timeout >= 0:
+            raise ValueError(f"timeout must be 0 or more seconds, got {timeout}")
         with self._changed:
+            if not 0 <= position <= self.written:
+                raise ValueError(f"position {position} was never written (the write log holds "
+                                 f"positions 1 to {self.written}); wait for a position that "
+                                 "record() returned")
             if not self._changed.wait_for(lambda: self.applied >= position, timeout):
                 raise NotCaughtUp(f"the view reached position {self.applied}, not {position}, "
                                   f"within {timeout:g} s; drain the queue or wait longer")
