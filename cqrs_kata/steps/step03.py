@@ -1,0 +1,465 @@
+"""Step 03: eventual projection, with a queue, drain(), measured lag and read-your-writes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import partial
+from types import ModuleType
+from typing import Any
+
+from cqrs_kata.course import Step, Task
+from cqrs_kata.expect import expect_equal, expect_raises, fail, show
+
+STEP = Step(
+    number="03",
+    title="Eventual projection",
+    minutes=40,
+    tasks=(
+        Task(
+            1,
+            "record() writes the truth and enqueues an event",
+            builds=("QueuedRunService.record",),
+            hints=(
+                "record still validates and still appends to the write store, but it no longer "
+                "calls read.inc: it puts an Event on self.queue for the projector to apply later.",
+                "The event's position is the run's place in the write log, counting from 1: add "
+                "one to self.written and use that. Stamp it with self.clock(), and do the append, "
+                "the counter and the enqueue inside `with self._changed:` so a projector thread "
+                "never sees half of it.",
+                "`run = Run(validate_name(\"tenant\", tenant), validate_name(\"status\", "
+                "status))`, then under the lock: `self.write.add(run)`, `self.written += 1`, "
+                "`self.queue.append(Event(self.written, run.tenant, run.status, self.clock()))`, "
+                "`return self.written`.",
+            ),
+        ),
+        Task(
+            2,
+            "drain() applies queued events to the view",
+            builds=("QueuedRunService.drain",),
+            hints=(
+                "Take events from the front of the queue (oldest first), call read.inc for each, "
+                "and count how many you applied. Refuse bad max_events before touching anything.",
+                "How many to apply: all of len(self.queue) when max_events is None, else "
+                "min(max_events, len(self.queue)). bool is a subclass of int, so reject True "
+                "explicitly. After applying, set self.applied to the last event's position and "
+                "call self._changed.notify_all() so waiting readers wake up.",
+                "Check `isinstance(max_events, bool) or not isinstance(max_events, int)` -> "
+                "TypeError, `max_events < 0` -> ValueError; then under `with self._changed:` loop "
+                "`event = self.queue.popleft(); self.read.inc(event.tenant, event.status)` "
+                "count times.",
+            ),
+        ),
+        Task(
+            3,
+            "lag() says how far the view is behind",
+            builds=("QueuedRunService.lag",),
+            hints=(
+                "Every event still in the queue is one the view has not applied yet; the oldest "
+                "is at the front.",
+                "The age is now minus when the oldest waiting event was recorded, and now is "
+                "self.clock(), not time.time(), so tests can fix it. An empty queue means "
+                "Lag(0, 0.0).",
+                "Under the lock: `if not self.queue: return Lag(0, 0.0)`, else "
+                "`return Lag(len(self.queue), self.clock() - self.queue[0].recorded_at)`.",
+            ),
+        ),
+        Task(
+            4,
+            "Read your own writes: wait_for(position, timeout)",
+            builds=("QueuedRunService.wait_for",),
+            hints=(
+                "A reader that just called record() got a position back; it waits until "
+                "self.applied reaches it. drain() notifies self._changed whenever applied moves.",
+                "threading.Condition.wait_for(predicate, timeout) waits until the predicate is "
+                "true and returns False when the timeout ran out first. Refuse a position that "
+                "was never written (it could never be reached) and a negative timeout at once.",
+                "Validate, then `with self._changed:` check `0 <= position <= self.written` "
+                "(ValueError otherwise) and `if not self._changed.wait_for(lambda: self.applied "
+                ">= position, timeout): raise NotCaughtUp(...)` naming where the view got to.",
+            ),
+        ),
+        Task(
+            5,
+            "Rebuild in the middle of a backlog",
+            builds=("QueuedRunService.rebuild_read_model",),
+            hints=(
+                "A rebuild recomputes the view from write.all(), as in step 02. But the queue "
+                "still holds events whose runs are now in the view.",
+                "After the rebuild every written run is counted, so the queued events must go, "
+                "and self.applied must say the view is at self.written. Do it all under the "
+                "lock, so no drain runs in between.",
+                "`with self._changed:` reset, re-count `for r in self.write.all()`, "
+                "`self.queue.clear()`, `self.applied = self.written`, "
+                "`self._changed.notify_all()`.",
+            ),
+        ),
+    ),
+    usual_mistakes=(
+        "record() still calling read.inc: the view never lags, and drain() then counts every "
+        "run a second time.",
+        "drain() iterating over self.queue while popping from it (RuntimeError: deque mutated), "
+        "or applying newest first with pop() instead of popleft().",
+        "drain(max_events=-1) or drain(1.5) silently treated as 'all' or 'none' instead of "
+        "raising before anything is applied.",
+        "lag() using time.time() instead of self.clock(): the numbers are right but no test can "
+        "pin them down.",
+        "wait_for() polling with time.sleep in a loop instead of Condition.wait_for, or waiting "
+        "the whole timeout even when the view is already there.",
+        "rebuild_read_model() leaving the queue as it was: the next drain() double-counts the "
+        "backlog.",
+    ),
+)
+
+TENANTS_AND_STATUSES = [("t1", "ok"), ("t1", "fail"), ("t2", "ok"), ("t1", "ok"), ("t2", "ok")]
+
+
+class FakeClock:
+    """A clock that only moves when told to, so lag ages are exact numbers."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def folded(pairs: list[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """The counts a caught-up view holds for these (tenant, status) runs."""
+    counts: dict[str, dict[str, int]] = {}
+    for tenant, status in pairs:
+        per = counts.setdefault(tenant, {})
+        per[status] = per.get(status, 0) + 1
+    return counts
+
+
+def service(impl: ModuleType, clock: FakeClock | None = None) -> Any:
+    return impl.QueuedRunService(impl.MemoryWrite(), impl.MemoryRead(), clock or FakeClock())
+
+
+def backlog(impl: ModuleType, svc: Any, pairs: list[tuple[str, str]],
+            clock: FakeClock | None = None) -> None:
+    """Write runs and queue their events the way a correct record() does, without calling it,
+    so the drain, lag, wait and rebuild checks do not depend on task 1."""
+    for tenant, status in pairs:
+        svc.write.add(impl.Run(tenant, status))
+        svc.written += 1
+        svc.queue.append(impl.Event(svc.written, tenant, status,
+                                    clock.now if clock else 0.0))
+        if clock:
+            clock.now += 1.0
+
+
+def view(svc: Any, tenants: tuple[str, ...] = ("t1", "t2")) -> dict[str, dict[str, int]]:
+    """What the view says, through its public summary(), for every tenant that has counts."""
+    return {t: s for t in tenants if (s := svc.read.summary(t))}
+
+
+def positions(svc: Any) -> list[int]:
+    return [e.position for e in svc.queue]
+
+
+# Task 1 ------------------------------------------------------------------------------------
+
+
+@STEP.check(task=1)
+def record_writes_truth_but_not_the_view(impl: ModuleType) -> None:
+    """record() appends to the write store and returns positions 1, 2, 3, but leaves the view"""
+    svc = service(impl)
+    got = [svc.record(t, s) for t, s in TENANTS_AND_STATUSES[:3]]
+    expect_equal("the values record() returned for three runs", got, [1, 2, 3],
+                 "each run's position in the write log, counting from 1")
+    expect_equal("write.all() after three record() calls", svc.write.all(),
+                 [impl.Run(t, s) for t, s in TENANTS_AND_STATUSES[:3]],
+                 "the write store is the truth and is updated at once")
+    expect_equal('read.summary("t1") before any drain()', svc.read.summary("t1"), {},
+                 "record() must not touch the view any more: projecting is drain()'s job")
+    expect_equal("written after three record() calls", svc.written, 3,
+                 "written is the position of the last run in the write log")
+
+
+@STEP.check(task=1)
+def record_enqueues_positioned_timed_events(impl: ModuleType) -> None:
+    """record() enqueues one Event per run, with its position and the clock's time"""
+    clock = FakeClock(10.0)
+    svc = service(impl, clock)
+    svc.record("t1", "ok")
+    clock.now = 12.5
+    svc.record("t2", "fail")
+    expect_equal("list(queue) after record('t1','ok') at 10.0 and record('t2','fail') at 12.5",
+                 list(svc.queue),
+                 [impl.Event(1, "t1", "ok", 10.0), impl.Event(2, "t2", "fail", 12.5)],
+                 "oldest first, each carrying its write-log position and self.clock() at record")
+
+
+@STEP.check(task=1)
+def record_refuses_bad_names_and_changes_nothing(impl: ModuleType) -> None:
+    """record() with a bad name raises and changes neither the log nor the queue"""
+    svc = service(impl)
+    svc.record("t1", "ok")
+    for tenant, status, error in [("", "ok", ValueError), ("t1", None, TypeError),
+                                  ("t1", "x" * 101, ValueError), (42, "ok", TypeError)]:
+        called = f"record({show(tenant)}, {show(status)})"
+        expect_raises(called, partial(svc.record, tenant, status), (error,),
+                      "bad input is refused with a clear error, as in step 02")
+        expect_equal(f"(write.all(), positions in queue, written) after {called}",
+                     (svc.write.all(), positions(svc), svc.written),
+                     ([impl.Run("t1", "ok")], [1], 1),
+                     "validate before touching anything, so nothing is half-written")
+
+
+# Task 2 ------------------------------------------------------------------------------------
+
+
+@STEP.check(task=2)
+def drain_brings_the_view_up_to_the_truth(impl: ModuleType) -> None:
+    """before drain() the view lags; after it the view equals the truth"""
+    svc = service(impl)
+    backlog(impl, svc, TENANTS_AND_STATUSES)
+    before = view(svc)
+    got = svc.drain()
+    expect_equal("the view before drain(), with five runs queued", before, {},
+                 "nothing is projected until the projector drains")
+    expect_equal("drain() with five events queued", got, 5, "it returns how many it applied")
+    expect_equal("the view after drain()", view(svc), folded(TENANTS_AND_STATUSES),
+                 "after a full drain the view says what the write log says")
+    expect_equal("(len(queue), applied) after drain()", (len(svc.queue), svc.applied), (0, 5),
+                 "every event was applied, the last one at position 5")
+
+
+@STEP.check(task=2)
+def drain_of_an_empty_queue_returns_zero(impl: ModuleType) -> None:
+    """drain() with nothing queued returns 0 and changes nothing"""
+    svc = service(impl)
+    expect_equal("drain() on a new service", svc.drain(), 0, "there was nothing to apply")
+    backlog(impl, svc, TENANTS_AND_STATUSES[:2])
+    svc.drain()
+    expect_equal("drain() a second time, right after a full drain", svc.drain(), 0,
+                 "a drained queue is empty")
+    expect_equal("the view after the second drain()", view(svc),
+                 folded(TENANTS_AND_STATUSES[:2]), "draining nothing must not change the view")
+
+
+@STEP.check(task=2)
+def partial_drains_apply_exactly_max_events_in_order(impl: ModuleType) -> None:
+    """drain(max_events=n) applies exactly n events, oldest first"""
+    svc = service(impl)
+    backlog(impl, svc, TENANTS_AND_STATUSES)
+    expect_equal("drain(max_events=2) with five queued", svc.drain(max_events=2), 2,
+                 "at most max_events are applied")
+    expect_equal("the view after drain(2)", view(svc), folded(TENANTS_AND_STATUSES[:2]),
+                 "the two oldest events, and only those, are applied")
+    expect_equal("(positions still queued, applied) after drain(2)",
+                 (positions(svc), svc.applied), ([3, 4, 5], 2),
+                 "events leave the front of the queue, oldest first")
+    expect_equal("drain(max_events=0)", svc.drain(max_events=0), 0, "zero means apply none")
+    expect_equal("drain(max_events=10) with three left", svc.drain(max_events=10), 3,
+                 "asking for more than is queued applies what there is")
+    expect_equal("the view after all the partial drains", view(svc),
+                 folded(TENANTS_AND_STATUSES), "in the end every run is counted once")
+
+
+@STEP.check(task=2)
+def drain_refuses_bad_max_events_and_applies_nothing(impl: ModuleType) -> None:
+    """drain(-1), drain(1.5), drain("2") and drain(True) raise and apply nothing"""
+    svc = service(impl)
+    backlog(impl, svc, TENANTS_AND_STATUSES[:3])
+    for bad, error in [(-1, ValueError), (1.5, TypeError), ("2", TypeError),
+                       (True, TypeError)]:
+        called = f"drain(max_events={show(bad)})"
+        raised = expect_raises(called, partial(svc.drain, max_events=bad), (error,),
+                               f"{error.__name__} says what kind of value was wrong")
+        if "max_events" not in str(raised):
+            fail(called, f"the message {str(raised)!r}", "a message that names max_events",
+                 "the caller needs to know which argument was wrong")
+        expect_equal(f"(view, positions queued, applied) after {called}",
+                     (view(svc), positions(svc), svc.applied), ({}, [1, 2, 3], 0),
+                     "bad input must be refused before anything is applied")
+
+
+# Task 3 ------------------------------------------------------------------------------------
+
+
+@STEP.check(task=3)
+def lag_of_a_caught_up_view_is_zero(impl: ModuleType) -> None:
+    """lag() is Lag(0, 0.0) when nothing waits"""
+    clock = FakeClock(50.0)
+    svc = service(impl, clock)
+    expect_equal("lag() on a new service", svc.lag(), impl.Lag(0, 0.0),
+                 "no events recorded, so the view is not behind")
+    backlog(impl, svc, TENANTS_AND_STATUSES[:2], clock)
+    svc.drain()
+    clock.now += 30.0
+    expect_equal("lag() after a full drain, 30 s later", svc.lag(), impl.Lag(0, 0.0),
+                 "age is about unapplied events; a caught-up view has none, however old")
+
+
+@STEP.check(task=3)
+def lag_matches_what_was_recorded_and_applied(impl: ModuleType) -> None:
+    """lag() counts unapplied events and the age of the oldest, by the injected clock"""
+    clock = FakeClock(10.0)
+    svc = service(impl, clock)
+    for tenant, status, at in [("t1", "ok", 10.0), ("t1", "fail", 12.0), ("t2", "ok", 15.0)]:
+        clock.now = at
+        svc.record(tenant, status)
+    clock.now = 20.0
+    expect_equal("lag() at 20.0 after records at 10.0, 12.0 and 15.0", svc.lag(),
+                 impl.Lag(3, 10.0), "three events wait; the oldest was recorded 10 s ago")
+    svc.drain(max_events=1)
+    expect_equal("lag() at 20.0 after drain(1)", svc.lag(), impl.Lag(2, 8.0),
+                 "the oldest waiting event is now the one recorded at 12.0")
+    clock.now = 21.5
+    expect_equal("lag() at 21.5, still two waiting", svc.lag(), impl.Lag(2, 9.5),
+                 "the age grows with the clock while nothing is applied")
+    svc.drain()
+    expect_equal("lag() after a full drain", svc.lag(), impl.Lag(0, 0.0))
+
+
+@STEP.check(task=3)
+def lag_only_looks(impl: ModuleType) -> None:
+    """lag() changes nothing: it does not drain"""
+    clock = FakeClock(0.0)
+    svc = service(impl, clock)
+    backlog(impl, svc, TENANTS_AND_STATUSES[:3], clock)
+    first = svc.lag()
+    second = svc.lag()
+    expect_equal("lag() called twice in a row", (first, second),
+                 (impl.Lag(3, 3.0), impl.Lag(3, 3.0)),
+                 "three events recorded at 0, 1 and 2 wait at 3; asking must not apply them")
+    expect_equal("positions queued after lag()", positions(svc), [1, 2, 3])
+
+
+# Task 4 ------------------------------------------------------------------------------------
+
+
+def _timed(action: Any) -> tuple[object, float]:
+    start = time.monotonic()
+    result = action()
+    return result, time.monotonic() - start
+
+
+@STEP.check(task=4)
+def wait_for_returns_at_once_when_caught_up(impl: ModuleType) -> None:
+    """wait_for() returns at once when the view already has the position"""
+    svc = service(impl)
+    backlog(impl, svc, TENANTS_AND_STATUSES[:3])
+    svc.drain(max_events=2)
+    for position in (2, 1, 0):
+        _, took = _timed(partial(svc.wait_for, position, 5.0))
+        if took > 1.0:
+            fail(f"wait_for({position}, timeout=5.0) with applied == 2",
+                 f"it returned after {took:.1f} s", "it to return at once",
+                 "the view already has that position; there is nothing to wait for")
+
+
+@STEP.check(task=4)
+def wait_for_raises_after_its_timeout(impl: ModuleType) -> None:
+    """wait_for() raises NotCaughtUp once its timeout runs out"""
+    svc = service(impl)
+    backlog(impl, svc, TENANTS_AND_STATUSES[:3])
+    svc.drain(max_events=1)
+    called = "wait_for(3, timeout=0.2) with applied == 1 and nobody draining"
+    start = time.monotonic()
+    raised = expect_raises(called, partial(svc.wait_for, 3, 0.2), (impl.NotCaughtUp,),
+                           "the view cannot reach 3 without a drain; the reader must be told")
+    took = time.monotonic() - start
+    if not 0.15 <= took <= 3.0:
+        fail(called, f"NotCaughtUp after {took:.2f} s", "NotCaughtUp after about 0.2 s",
+             "wait the whole timeout (in case a projector drains), but no longer")
+    if "1" not in str(raised) or "3" not in str(raised):
+        fail(called, f"the message {str(raised)!r}",
+             "a message that says where the view got to (1) and what was wanted (3)")
+    expect_equal(f"(positions queued, applied) after {called}",
+                 (positions(svc), svc.applied), ([2, 3], 1), "waiting must not drain")
+
+
+@STEP.check(task=4)
+def wait_for_wakes_up_when_a_projector_drains(impl: ModuleType) -> None:
+    """wait_for() returns as soon as another thread's drain() reaches the position"""
+    svc = service(impl)
+    backlog(impl, svc, TENANTS_AND_STATUSES[:3])
+    errors: list[BaseException] = []
+
+    def projector() -> None:
+        time.sleep(0.1)
+        try:
+            svc.drain()
+        except BaseException as error:  # reported below, in the check's own thread
+            errors.append(error)
+
+    thread = threading.Thread(target=projector, daemon=True)
+    thread.start()
+    try:
+        _, took = _timed(partial(svc.wait_for, 3, 5.0))
+    except impl.NotCaughtUp as error:
+        fail("wait_for(3, timeout=5.0) while another thread drains after 0.1 s",
+             f"NotCaughtUp: {error}", "it to return once the drain applied position 3",
+             "drain() must notify the condition (notify_all) when applied moves"
+             + (f"; the drain itself raised {errors[0]!r}" if errors else ""))
+    thread.join(5.0)
+    if took > 3.0:
+        fail("wait_for(3, timeout=5.0) while another thread drains after 0.1 s",
+             f"it returned after {took:.1f} s", "it to return about 0.1 s later",
+             "wake up when notified, do not sleep through the timeout")
+
+
+@STEP.check(task=4)
+def wait_for_refuses_impossible_waits(impl: ModuleType) -> None:
+    """wait_for() refuses a position never written and a negative timeout, at once"""
+    svc = service(impl)
+    backlog(impl, svc, TENANTS_AND_STATUSES[:2])
+    for position, timeout, error in [(3, 5.0, ValueError), (-1, 5.0, ValueError),
+                                     (1, -0.5, ValueError), ("1", 5.0, TypeError),
+                                     (1, "soon", TypeError)]:
+        called = f"wait_for({show(position)}, timeout={show(timeout)}) with 2 runs written"
+        start = time.monotonic()
+        expect_raises(called, partial(svc.wait_for, position, timeout), (error,),
+                      "waiting for that could never succeed: say so at once")
+        if time.monotonic() - start > 1.0:
+            fail(called, "the error only after waiting", "the error at once",
+                 "check the arguments before waiting")
+
+
+# Task 5 ------------------------------------------------------------------------------------
+
+
+@STEP.check(task=5)
+def rebuild_mid_backlog_counts_nothing_twice(impl: ModuleType) -> None:
+    """a rebuild in the middle of a backlog leaves no event to be counted twice"""
+    svc = service(impl)
+    backlog(impl, svc, TENANTS_AND_STATUSES)
+    svc.drain(max_events=2)
+    svc.rebuild_read_model()
+    truth = folded(TENANTS_AND_STATUSES)
+    expect_equal("the view after drain(2) then rebuild_read_model()", view(svc), truth,
+                 "a rebuild counts every run in write.all(), drained or not")
+    expect_equal("drain() right after the rebuild", svc.drain(), 0,
+                 "the rebuilt view already has every queued run; applying them again would "
+                 "count them twice, so the queue must be empty")
+    expect_equal("(view, lag(), applied) after that drain()",
+                 (view(svc), svc.lag(), svc.applied), (truth, impl.Lag(0, 0.0), 5),
+                 "the view is caught up with position 5, and says so")
+    backlog(impl, svc, [("t2", "fail")])
+    svc.drain()
+    expect_equal("the view after one more run and drain()", view(svc),
+                 folded([*TENANTS_AND_STATUSES, ("t2", "fail")]),
+                 "events written after the rebuild are projected as usual")
+
+
+@STEP.check(task=5)
+def rebuild_repairs_the_view_from_the_write_log(impl: ModuleType) -> None:
+    """rebuild_read_model() recomputes a corrupted view from write.all()"""
+    svc = service(impl)
+    backlog(impl, svc, TENANTS_AND_STATUSES[:3])
+    svc.drain()
+    svc.read.inc("t1", "ok")  # a buggy projector counted a run twice
+    svc.read.inc("t2", "lost")  # and one that never happened
+    svc.rebuild_read_model()
+    expect_equal("the view after corrupting it and rebuild_read_model()", view(svc),
+                 folded(TENANTS_AND_STATUSES[:3]), "the write log is the truth; the view is "
+                 "recomputed from it, not patched")
+    _, took = _timed(partial(svc.wait_for, 3, 5.0))
+    if took > 1.0:
+        fail("wait_for(3, timeout=5.0) after the rebuild", f"it returned after {took:.1f} s",
+             "it to return at once", "after a rebuild the view has every written position; "
+             "set applied to written")

@@ -1,0 +1,134 @@
+# Step 03 exercise: replace each `raise NotImplementedError` with your code,
+# then run `cqrs-kata check 03`.
+# Generated from solutions/step03.py by `cqrs-kata build-stubs`; this copy is yours to edit.
+"""Step 03 — eventual projection: ``record`` enqueues, a projector ``drain``s.
+
+The write store is still the truth and is updated at once. The view is no longer touched by
+``record``: each run becomes an ``Event`` on a queue, carrying its position in the write log,
+and ``drain`` applies queued events to the view later. Between the two the view lags, and
+``lag`` says by how much: events behind, and how long the oldest of them has waited.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from solutions.step02 import MemoryRead, MemoryWrite, Run, RunsRead, RunsWrite, validate_name
+
+__all__ = [
+    "Clock", "Event", "Lag", "MemoryRead", "MemoryWrite", "NotCaughtUp", "QueuedRunService",
+    "Run", "RunsRead", "RunsWrite", "validate_name",
+]
+
+Clock = Callable[[], float]
+"""Seconds as a float; ``time.monotonic`` in real use, a fake in tests."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """A run to project: the run at ``position`` (1-based) in the write log, and when."""
+
+    position: int
+    tenant: str
+    status: str
+    recorded_at: float
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How far the view is behind the truth."""
+
+    events: int
+    """Events recorded but not applied to the view yet."""
+    oldest_age: float
+    """Seconds the oldest unapplied event has waited; 0.0 when the view is caught up."""
+
+
+class NotCaughtUp(TimeoutError):
+    """The view did not reach the wanted position in time."""
+
+
+@dataclass
+class QueuedRunService:
+    """``record`` writes the truth and enqueues an event; ``drain`` brings the view up to date.
+
+    One lock guards the queue and the view together, so a projector thread may drain while
+    another thread records, and no event is ever applied twice or lost.
+    """
+
+    write: RunsWrite
+    read: RunsRead
+    clock: Clock = time.monotonic
+    queue: deque[Event] = field(default_factory=deque)
+    written: int = 0
+    """Position of the last run written to the write store."""
+    applied: int = 0
+    """Position of the last event applied to the view."""
+    _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    @property
+    def lock(self) -> threading.Condition:
+        """The lock that guards the queue and the view (re-entrant, so methods nest inside it).
+
+        Hold it to read several numbers as one consistent snapshot, as the dashboard does.
+        """
+        return self._changed
+
+    def record(self, tenant: str, status: str) -> int:
+        """Store the run as truth and enqueue its event; return the run's position.
+
+        Validate first (``validate_name``), so bad input changes nothing. Do not touch the
+        view: that is ``drain``'s job now.
+        """
+        raise NotImplementedError(
+            "QueuedRunService.record is not written yet: step 03, task 1 "
+            "(`cqrs-kata hint 03 1` gives a hint)"
+        )
+
+    def drain(self, max_events: int | None = None) -> int:
+        """Apply queued events to the view, oldest first; return how many were applied.
+
+        With ``max_events`` apply at most that many. ``max_events`` must be None or an int
+        >= 0: anything else raises (TypeError or ValueError) and applies nothing. Keep
+        ``applied`` at the position of the last applied event.
+        """
+        raise NotImplementedError(
+            "QueuedRunService.drain is not written yet: step 03, task 2 "
+            "(`cqrs-kata hint 03 2` gives a hint)"
+        )
+
+    def lag(self) -> Lag:
+        """How many events wait to be applied, and the age of the oldest (by ``clock``)."""
+        raise NotImplementedError(
+            "QueuedRunService.lag is not written yet: step 03, task 3 "
+            "(`cqrs-kata hint 03 3` gives a hint)"
+        )
+
+    def wait_for(self, position: int, timeout: float) -> None:
+        """Read-your-writes: return once the view has applied ``position``.
+
+        Return at once when it already has. Otherwise wait (someone else drains) for at most
+        ``timeout`` seconds, then raise ``NotCaughtUp`` saying where the view got to.
+        Bad input raises at once and waits for nothing: ``position`` must be an int that was
+        written already (0 <= position <= ``written``), else waiting could never succeed;
+        ``timeout`` must be a number of seconds >= 0.
+        """
+        raise NotImplementedError(
+            "QueuedRunService.wait_for is not written yet: step 03, task 4 "
+            "(`cqrs-kata hint 03 4` gives a hint)"
+        )
+
+    def rebuild_read_model(self) -> None:
+        """Recompute the view from ``write.all()`` and leave the queue consistent with it.
+
+        Every run in the write store is in the rebuilt view, so no queued event may be
+        applied again afterwards: nothing is counted twice.
+        """
+        raise NotImplementedError(
+            "QueuedRunService.rebuild_read_model is not written yet: step 03, task 5 "
+            "(`cqrs-kata hint 03 5` gives a hint)"
+        )
