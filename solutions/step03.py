@@ -101,7 +101,8 @@ class QueuedRunService:
         if max_events is not None:
             if isinstance(max_events, bool) or not isinstance(max_events, int):
                 raise TypeError(f"max_events must be an int or None, got "
-                                f"{type(max_events).__name__} {max_events!r}")
+                                f"{type(max_events).__name__} {max_events!r:.40}; pass a "
+                                "whole number such as 10, or None to drain everything")
             if max_events < 0:
                 raise ValueError(f"max_events must be 0 or more, got {max_events}; "
                                  "pass None to drain everything")
