@@ -150,13 +150,14 @@ def as_text(snap: Snapshot, projector_rate: int = 0, writer_rate: int = 0,
 
 def as_html(snap: Snapshot, message: str = "") -> str:
     def cell(value: object, cls: str = "") -> str:
-        return f'<td class="{cls}">{html.escape(str(value))}</td>'
+        return f'<td class="{cls}" style="padding: 0 1em 0 0">{html.escape(str(value))}</td>'
 
     rows = "".join(
         f'<tr class="cqrs-row{" cqrs-stale" if r.stale else ""}" '
         f'data-key="{html.escape(r.tenant)}/{html.escape(r.status)}">'
         + cell(r.tenant) + cell(r.status) + cell(r.view, "cqrs-view") + cell(r.truth, "cqrs-truth")
-        + cell("stale" if r.stale else "", "cqrs-stale-mark") + "</tr>"
+        + cell("stale" if r.stale else "", "cqrs-stale-mark").replace(
+            "padding", "color: #cf222e; padding") + "</tr>"
         for r in snap.rows
     ) or '<tr><td colspan="5">no runs recorded yet</td></tr>'
     lag_colour = "#cf222e" if snap.queued else "#1a7f37"
