@@ -158,8 +158,8 @@ def test_dashboard_buttons_change_counts_and_lag(chromium: str, lab: Lab,
         try:
             page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}")
             page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-            page.locator(".jp-NotebookPanel-toolbar .jp-KernelStatus, "
-                         ".jp-Notebook-ExecutionIndicator").first.wait_for(state="attached")
+            # Run All is dropped while the kernel is still starting: wait until it is idle.
+            page.get_by_text(re.compile(r"\(ipykernel\) \| Idle")).first.wait_for()
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
 
