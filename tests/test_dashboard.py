@@ -125,6 +125,7 @@ def test_lag_grows_while_writes_outpace_the_projector_then_shrinks(dash: Dashboa
     dash.writer_rate.value = 150
     assert wait_until(lambda: dash.refresh().queued >= 20), dash.text()
     assert dash.running
+    assert "writer runs/s set to 150" in dash.text()
     dash.writer_rate.value = 0
     dash.projector_rate.value = 200
     assert wait_until(lambda: dash.refresh().queued == 0), dash.text()

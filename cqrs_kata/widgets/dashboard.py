@@ -271,6 +271,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         return "rebuilt the view from the write log"
 
     def _on_rate(self, change: dict[str, Any]) -> None:
+        self._message = f"{change['owner'].description} set to {change['new']}"
         if change["new"] and self._thread is None and not self._stop.is_set():
             self._thread = threading.Thread(target=_pump, args=(weakref.ref(self), self._stop),
                                             name="cqrs-dashboard-projector", daemon=True)
