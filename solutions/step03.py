@@ -54,7 +54,10 @@ class QueuedRunService:
     """``record`` writes the truth and enqueues an event; ``drain`` brings the view up to date.
 
     One lock guards the queue and the view together, so a projector thread may drain while
-    another thread records, and no event is ever applied twice or lost.
+    another thread records, and no event is ever applied twice or lost. That lock is
+    ``self._changed``, a ``threading.Condition``: hold it (``with self._changed:``) while
+    touching the queue, the counters or the view, and call ``self._changed.notify_all()``
+    whenever ``applied`` moves, so that readers in ``wait_for`` wake up.
     """
 
     write: RunsWrite
@@ -95,7 +98,7 @@ class QueuedRunService:
 
         With ``max_events`` apply at most that many. ``max_events`` must be None or an int
         >= 0: anything else raises (TypeError or ValueError) and applies nothing. Keep
-        ``applied`` at the position of the last applied event.
+        ``applied`` at the position of the last applied event, and notify waiting readers.
         """
         # BEGIN SOLUTION
         if max_events is not None:
