@@ -224,7 +224,7 @@ def drain_brings_the_view_up_to_the_truth(impl: ModuleType) -> None:
     expect_equal("the view after drain()", view(svc), folded(TENANTS_AND_STATUSES),
                  "after a full drain the view says what the write log says")
     expect_equal("(len(queue), applied) after drain()", (len(svc.queue), svc.applied), (0, 5),
-                 "every event was applied, the last one at position 5")
+                 "every event was applied, oldest first, so the last one applied is position 5")
 
 
 @STEP.check(task=2)
@@ -400,7 +400,8 @@ def wait_for_wakes_up_when_a_projector_drains(impl: ModuleType) -> None:
     if took > 3.0:
         fail("wait_for(3, timeout=5.0) while another thread drains after 0.1 s",
              f"it returned after {took:.1f} s", "it to return about 0.1 s later",
-             "wake up when notified, do not sleep through the timeout")
+             "drain() must call self._changed.notify_all() when applied moves, and wait_for "
+             "must wake up on it rather than sleep through the timeout")
 
 
 @STEP.check(task=4)
