@@ -67,8 +67,14 @@ def _next_step_line(result: StepResult) -> str:
             f"`cqrs-kata hint {number} {task}` if you are stuck.")
 
 
+def _title_width(steps: list[Step]) -> int:
+    """Pad task titles to the longest, so the states line up in one column."""
+    return max((len(t.title) for s in steps for t in s.tasks), default=0)
+
+
 def step_report(result: StepResult) -> Report:
     step = result.step
+    width = _title_width([step])
     head = f"Step {step.number} · {step.title} · {display_path(result.path)}"
     lines = [head]
     rows = []
@@ -80,7 +86,7 @@ def step_report(result: StepResult) -> Report:
     for task in result.tasks:
         state = task.state
         count = f"{task.passed}/{len(task.results)} checks" if state != "not started" else state
-        lines.append(f"  {MARK[state]} task {task.task.number}  {task.task.title:<44} {count}")
+        lines.append(f"  {MARK[state]} task {task.task.number}  {task.task.title:<{width}} {count}")
         detail = _task_detail(task, show_todo=not shown_todo)
         shown_todo = shown_todo or (state == "not started")
         if detail:
@@ -101,6 +107,7 @@ def step_report(result: StepResult) -> Report:
 
 
 def progress_report(results: list[StepResult]) -> Report:
+    width = _title_width([r.step for r in results])
     lines = []
     rows = []
     for result in results:
@@ -113,7 +120,8 @@ def progress_report(results: list[StepResult]) -> Report:
             rows.append(f"<tr><td colspan='2'>✗ {_esc(result.load_error)}</td></tr>")
         for task in result.tasks:
             state = task.state
-            lines.append(f"  {MARK[state]} task {task.task.number}  {task.task.title:<44} {state}")
+            title = f"{task.task.title:<{width}}"
+            lines.append(f"  {MARK[state]} task {task.task.number}  {title} {state}")
             rows.append(f"<tr><td>task {task.task.number} · {_esc(task.task.title)}</td>"
                         f"<td style='color:{COLOUR[state]}'>{MARK[state]} {state}</td></tr>")
     done = sum(t.state == "passing" for r in results for t in r.tasks)
