@@ -6,24 +6,15 @@ this test; a maintainer who regenerated the stubs but has not committed yet pass
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from cqrs_kata.course import Step, all_steps
+from cqrs_kata.dev.committed import committed_text
 from cqrs_kata.stubs import stub_for
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _committed(path: str) -> str | None:
-    try:
-        shown = subprocess.run(["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True,
-                               text=True, check=False)
-    except FileNotFoundError:
-        return None
-    return shown.stdout if shown.returncode == 0 else None
 
 
 @pytest.mark.parametrize("step", [pytest.param(s, id=f"step{s.number}") for s in all_steps()])
@@ -31,7 +22,7 @@ def test_stub_matches_generator(step: Step) -> None:
     path = f"exercises/{step.module}.py"
     expected = stub_for(step)
     working = (ROOT / path).read_text(encoding="utf-8") if (ROOT / path).is_file() else None
-    committed = _committed(path)
+    committed = committed_text(ROOT, path)
     if committed is None and not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: the shipped stub cannot be told apart from your edits")
     assert expected in (committed, working), (

@@ -24,10 +24,10 @@ def main(names: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="cqrs-kata-pristine-") as scratch:
         use_pristine_course(Path(scratch))
         for path in notebooks:
-            nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+            nb = nbformat.read(path, as_version=4)
             NotebookClient(nb, timeout=600, kernel_name="python3",
                            resources={"metadata": {"path": str(path.parent)}}).execute()
-            nbformat.write(nb, path)  # type: ignore[no-untyped-call]
+            nbformat.write(nb, path)
             print(f"executed {path.name}")
     return 0
 
