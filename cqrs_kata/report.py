@@ -67,6 +67,9 @@ def _next_step_line(result: StepResult) -> str:
             f"`cqrs-kata hint {number} {task}` if you are stuck.")
 
 
+LEFT = "text-align:left"
+
+
 def _title_width(steps: list[Step]) -> int:
     """Pad task titles to the longest, so the states line up in one column."""
     return max((len(t.title) for s in steps for t in s.tasks), default=0)
@@ -113,7 +116,7 @@ def progress_report(results: list[StepResult]) -> Report:
     for result in results:
         step = result.step
         lines.append(f"step {step.number}  {step.title}  (about {step.minutes} min)")
-        rows.append(f"<tr><th colspan='2' style='text-align:left'>step {step.number} · "
+        rows.append(f"<tr><th colspan='2'>step {step.number} · "
                     f"{_esc(step.title)}</th></tr>")
         if result.load_error:
             lines.append(f"  ✗ {result.load_error}")
@@ -123,12 +126,17 @@ def progress_report(results: list[StepResult]) -> Report:
             title = f"{task.task.title:<{width}}"
             lines.append(f"  {MARK[state]} task {task.task.number}  {title} {state}")
             rows.append(f"<tr><td>task {task.task.number} · {_esc(task.task.title)}</td>"
-                        f"<td style='color:{COLOUR[state]}'>{MARK[state]} {state}</td></tr>")
+                        f"<td><span style='color:{COLOUR[state]}'>{MARK[state]} {state}</span>"
+                        "</td></tr>")
     done = sum(t.state == "passing" for r in results for t in r.tasks)
     total = sum(len(r.step.tasks) for r in results)
     summary = f"{done} of {total} tasks pass."
     lines.append(summary)
-    return Report("\n".join(lines), f"<table>{''.join(rows)}</table><i>{summary}</i>")
+    # JupyterLab right-aligns table cells unless each cell says otherwise.
+    table = "".join(rows)
+    for cell in ("<td", "<th"):
+        table = table.replace(cell, f"{cell} style='{LEFT}'")
+    return Report("\n".join(lines), f"<table>{table}</table><i>{summary}</i>")
 
 
 def hint_report(step: Step, task: int, shown: int) -> Report:
