@@ -33,6 +33,13 @@ use_pristine_course(_pristine)
 os.environ[VERIFY_ENV] = "1"
 
 
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    """Validate the course's notebooks (named like 02-...), not a learner's scratch ones."""
+    if collection_path.suffix == ".ipynb" and not collection_path.name[:2].isdigit():
+        return True
+    return None
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--kata-target", choices=["solutions", "exercises"], default="solutions",

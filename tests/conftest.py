@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from cqrs_kata.dev import pristine_course
 from cqrs_kata.paths import ROOT_ENV, STATE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,10 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A copy of the course's exercises/ and solutions/, used as the course root."""
-    for folder in ("exercises", "solutions"):
-        shutil.copytree(ROOT / folder, tmp_path / folder,
-                        ignore=shutil.ignore_patterns(".saved", "__pycache__"))
+    """A course root with the reference solutions and freshly generated stubs.
+
+    Fresh stubs, not a copy of exercises/: a learner's own work there must not change any test.
+    """
+    monkeypatch.setenv(ROOT_ENV, str(ROOT))
+    pristine_course(tmp_path)
     monkeypatch.setenv(ROOT_ENV, str(tmp_path))
     monkeypatch.delenv(STATE_ENV, raising=False)
     yield tmp_path

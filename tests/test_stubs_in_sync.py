@@ -6,13 +6,15 @@ this test; a maintainer who regenerated the stubs but has not committed yet pass
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from cqrs_kata.course import Step, all_steps
 from cqrs_kata.dev.committed import committed_text
-from cqrs_kata.stubs import stub_for
+from cqrs_kata.stubs import stub_for, write_stubs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,3 +31,16 @@ def test_stub_matches_generator(step: Step) -> None:
         f"{path} is not what the generator makes from solutions/{step.module}.py; "
         "run `make stubs` and commit the result"
     )
+
+
+def test_generated_stubs_are_lint_clean(tmp_path: Path) -> None:
+    """exercises/ is the learner's and not linted by `make test`, so lint what is generated.
+
+    Stubs keep the solution's imports (the answer may need them), hence F401 is allowed.
+    """
+    write_stubs(tmp_path)
+    ruff = Path(sys.executable).with_name("ruff")
+    linted = subprocess.run([str(ruff), "check", "--no-cache", "--ignore", "F401",
+                             "--config", str(ROOT / "pyproject.toml"), str(tmp_path)],
+                            capture_output=True, text=True, check=False)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
