@@ -73,11 +73,14 @@ def _save_aside(path: Path) -> Path:
     return copy
 
 
-def _replace(path: Path, text: str) -> str:
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
+def _replace(path: Path, text: str, untouched: str) -> str:
+    """Write ``text`` to ``path``, first saving the learner's version unless it is ``untouched``
+    (the generated stub: nothing of theirs to keep)."""
+    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    if current == text:
         return f"{path.name}: already as wanted, left alone"
     note = ""
-    if path.is_file():
+    if current is not None and current != untouched:
         note = f" (your version is saved as exercises/.saved/{_save_aside(path).name})"
     path.write_text(text, encoding="utf-8")
     return f"{path.name}: replaced{note}"
@@ -90,7 +93,7 @@ def catchup(step: str | int) -> Report:
     earlier = [s for s in all_steps() if s.number < target.number]
     for s in earlier:
         solution = module_path(s, "solutions").read_text(encoding="utf-8")
-        lines.append("  " + _replace(module_path(s, "exercises"), solution))
+        lines.append("  " + _replace(module_path(s, "exercises"), solution, stub_for(s)))
     if not earlier:
         lines.append("  nothing to do: no step comes before it.")
     lines.append(f"Now open notebook {target.number} and run `cqrs-kata check {target.number}`.")
@@ -101,7 +104,8 @@ def catchup(step: str | int) -> Report:
 def reset(step: str | int) -> Report:
     """Give the learner a fresh, unanswered exercise for ``step`` (their file is kept aside)."""
     chosen = get_step(step)
-    line = _replace(module_path(chosen, "exercises"), stub_for(chosen))
+    stub = stub_for(chosen)
+    line = _replace(module_path(chosen, "exercises"), stub, stub)
     text = f"Step {chosen.number}: {line}."
     return Report(text, "<pre>" + text + "</pre>")
 

@@ -158,6 +158,8 @@ def test_catchup_keeps_the_learners_file(course: Path, capsys: pytest.CaptureFix
     assert code == 0 and "step00.py: replaced (your version is saved as" in out
     saved = list((course / "exercises" / ".saved").glob("step00.*.py"))
     assert [p.read_text() for p in saved] == ["# my own attempt\n"]
+    assert not list((course / "exercises" / ".saved").glob("step02.*.py")), (
+        "an untouched stub holds nothing of the learner's and needs no saving")
     assert mine.read_text() == (course / "solutions" / "step00.py").read_text()
     assert run(capsys, "check", "00")[0] == 0
     _, again, _ = run(capsys, "catchup", "02")
