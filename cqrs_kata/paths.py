@@ -53,3 +53,11 @@ def state_dir() -> Path:
     path = Path(explicit) if explicit else course_root() / ".cqrs-kata"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def display_path(path: Path) -> str:
+    """``exercises/step02.py`` for a file inside the course, else the path as given."""
+    try:
+        return str(path.resolve().relative_to(course_root()))
+    except (ValueError, OSError, CourseNotFound):
+        return str(path)

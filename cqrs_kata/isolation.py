@@ -1,0 +1,396 @@
+"""Run a step's checks where the learner's code cannot hurt the caller: in a child process.
+
+Each run starts ``cqrs_kata.sandbox`` in a new process (and process group) and reads its
+events. The child stops itself at each check's deadline (faulthandler's watchdog dumps every
+thread's stack, then exits); the parent kills the whole group a little later in case it did not.
+A check that timed out or ended the process is reported with where the code was; the rest of
+its task is skipped; the other tasks go on in a fresh process, within the step's time budget.
+Where processes cannot be started (a browser kernel), the same sandbox runs in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal, cast
+
+from cqrs_kata import sandbox
+from cqrs_kata.course import Step
+from cqrs_kata.paths import display_path
+
+CHECK_SECONDS = 10.0
+"""Longest a single check may run ($CQRS_KATA_CHECK_SECONDS overrides)."""
+IMPORT_SECONDS = 5.0
+"""Longest importing the learner's file may take ($CQRS_KATA_IMPORT_SECONDS overrides)."""
+STEP_SECONDS = 15.0
+"""Longest all of a step's checks may take together, imports included
+($CQRS_KATA_STEP_SECONDS overrides)."""
+GRACE_SECONDS = 2.0
+"""How long past a deadline the parent waits for the child's own watchdog before killing it."""
+STDERR_CHARS = 2000
+
+ISOLATION_ENV = "CQRS_KATA_IN_PROCESS"
+"""Set to 1 to run checks in the caller's process (only for debugging the kata itself)."""
+
+
+class SettingError(ValueError):
+    """An environment variable that sets a time limit holds something else."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    check: float
+    imports: float
+    step: float
+
+
+def limits() -> Limits:
+    """The time limits: the defaults above, or what the environment sets (a slow machine)."""
+
+    def read(name: str, default: float) -> float:
+        text = os.environ.get(f"CQRS_KATA_{name}_SECONDS", "").strip()
+        if not text:
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not 0 < value < 24 * 3600:
+            raise SettingError(f"CQRS_KATA_{name}_SECONDS={text!r} is not a number of seconds "
+                               f"above 0; unset it (the default is {default:g}) or give e.g. 30")
+        return value
+
+    return Limits(read("CHECK", CHECK_SECONDS), read("IMPORT", IMPORT_SECONDS),
+                  read("STEP", STEP_SECONDS))
+
+
+def processes_available() -> bool:
+    """Whether checks can run in a child process here (not in a browser's Python)."""
+    if os.environ.get(ISOLATION_ENV) == "1":
+        return False
+    return sys.platform not in ("emscripten", "wasi")
+
+
+Outcome = Literal["pass", "wrong", "todo", "error", "timeout", "skipped"]
+
+
+@dataclass
+class Ran:
+    """What became of one check."""
+
+    outcome: Outcome
+    message: str = ""
+    output: str = ""
+
+
+@dataclass
+class StepRun:
+    load_error: str | None = None
+    outcomes: dict[int, Ran] = field(default_factory=dict)
+
+
+# Reading the child's events ----------------------------------------------------------------
+
+
+@dataclass
+class _Child:
+    """What one child process said before it finished or died."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    returncode: int | None = None
+    dump: str = ""
+    stderr: str = ""
+    killed_by_parent: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return any(e["e"] in ("finished", "no_time", "load_error") for e in self.events)
+
+
+def _bounded_reader(stream: IO[bytes], keep: list[bytes]) -> None:
+    """Keep the first STDERR_CHARS bytes of ``stream``, read and drop the rest."""
+    kept = 0
+    for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
+        if kept < STDERR_CHARS:
+            keep.append(chunk[: STDERR_CHARS - kept])
+            kept += len(keep[-1])
+
+
+def _event_reader(stream: IO[bytes], events: queue.Queue[dict[str, Any] | None]) -> None:
+    for line in stream:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and "e" in event:
+            events.put(event)
+    events.put(None)
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill the child and everything it started (its process group), before reaping it."""
+    if process.poll() is not None and os.name != "posix":
+        return
+    try:
+        if os.name == "posix":
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+_BOOT = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+         "from cqrs_kata.sandbox import main; main()")
+
+
+def _spawn(job: dict[str, Any], budget: float) -> _Child:
+    import cqrs_kata
+
+    package_home = str(Path(cqrs_kata.__file__).resolve().parent.parent)
+    child = _Child()
+    with tempfile.NamedTemporaryFile("r", prefix="cqrs-kata-stack-", suffix=".txt",
+                                     encoding="utf-8", errors="replace") as dump:
+        job = {**job, "dump_path": dump.name}
+        # -I: neither PYTHONPATH nor a learner's random.py in the current folder can shadow
+        # what the kata imports; the kata's own folder is put on the path explicitly.
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-c", _BOOT, package_home, json.dumps(job)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=(os.name == "posix"),
+        )
+        assert process.stdout is not None and process.stderr is not None
+        events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        errors: list[bytes] = []
+        readers = [threading.Thread(target=_event_reader, args=(process.stdout, events),
+                                    daemon=True),
+                   threading.Thread(target=_bounded_reader, args=(process.stderr, errors),
+                                    daemon=True)]
+        for reader in readers:
+            reader.start()
+        overall = time.monotonic() + budget + GRACE_SECONDS
+        backstop = overall
+        try:
+            while True:
+                try:
+                    event = events.get(timeout=max(backstop - time.monotonic(), 0.0))
+                except queue.Empty:
+                    child.killed_by_parent = True
+                    break
+                if event is None:
+                    break
+                child.events.append(event)
+                if event["e"] == "start" and event.get("seconds") is not None:
+                    backstop = min(overall, time.monotonic() + event["seconds"] + GRACE_SECONDS)
+                elif event["e"] == "done":
+                    backstop = overall
+                if event["e"] in ("finished", "no_time", "load_error"):
+                    break
+        finally:
+            _kill(process)
+            child.returncode = process.wait()
+            for reader in readers:
+                reader.join(1.0)
+            process.stdout.close()
+            process.stderr.close()
+        child.dump = Path(dump.name).read_text(encoding="utf-8", errors="replace")
+    child.stderr = b"".join(errors).decode("utf-8", errors="replace")
+    return child
+
+
+# Saying where a stopped check was -----------------------------------------------------------
+
+_THREAD = re.compile(r"^(?:Current thread|Thread) (0x[0-9a-fA-F]+)")
+_FRAME = re.compile(r'^\s+File "(.*)", line (\d+) in (.*)$')
+
+
+def _threads(dump: str) -> Iterator[tuple[int, list[tuple[str, int, str]]]]:
+    """(thread id, frames innermost first) for each thread in a faulthandler dump."""
+    ident: int | None = None
+    frames: list[tuple[str, int, str]] = []
+    for line in dump.splitlines():
+        header = _THREAD.match(line)
+        if header:
+            if ident is not None:
+                yield ident, frames
+            ident, frames = int(header.group(1), 16), []
+            continue
+        frame = _FRAME.match(line)
+        if frame and ident is not None:
+            frames.append((frame.group(1), int(frame.group(2)), frame.group(3)))
+    if ident is not None:
+        yield ident, frames
+
+
+def stopped_at(dump: str, path: Path, check_thread: int | None) -> list[str]:
+    """Where each thread was in the learner's file when the child was stopped."""
+    lines: list[str] = []
+    fallback = ""
+    for ident, frames in _threads(dump):
+        whose = "the check's thread" if ident == check_thread else "another thread"
+        mine = [f for f in frames if Path(f[0]) == path]
+        if mine:
+            file, line, function = mine[0]
+            lines.append(f"{display_path(path)}, line {line}, in {function} ({whose})")
+        elif ident == check_thread and frames:
+            file, line, function = frames[0]
+            fallback = f"{display_path(Path(file))}, line {line}, in {function} ({whose})"
+    if not lines and fallback:
+        lines.append(fallback + "; not in your file")
+    return sorted(set(lines), key=lines.index)
+
+
+def _death(child: _Child, path: Path, seconds: float | None, check_thread: int | None,
+           importing: bool) -> Ran:
+    """The outcome of a check (or import) during which the child process ended."""
+    where = stopped_at(child.dump, path, check_thread)
+    at = "".join(f"\n  stopped at {w}" for w in where)
+    timed_out = child.dump.startswith("Timeout") or child.killed_by_parent
+    what = "importing it" if importing else "it"
+    if timed_out:
+        limit = f"{seconds:g} s" if seconds is not None else "its time limit"
+        hint = ("is there an endless loop at the top level of the file?" if importing else
+                "is there an endless loop, or a wait for something that never happens "
+                "(a lock never released, a thread never joined)?")
+        return Ran("timeout", f"{what} did not finish within {limit}, so it was stopped: "
+                       f"{hint}{at}", child.stderr)
+    code = child.returncode
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        ended = f"was killed by {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
+    else:
+        ended = f"ended with exit status {code}"
+    fatal = next((line for line in child.dump.splitlines() if line.startswith("Fatal")), "")
+    detail = f" ({fatal})" if fatal else ""
+    return Ran("error", f"the process running your code {ended}{detail} while {what} ran: "
+                   "does your code call os._exit() or end its own process? A check cannot "
+                   f"finish when the code under test ends it.{at}", child.stderr)
+
+
+# Turning events into outcomes ---------------------------------------------------------------
+
+
+@dataclass
+class _Progress:
+    """Where a child got to: the check it was running when its events stopped, and so on."""
+
+    ready: bool = False
+    loaded: bool = False
+    thread: int | None = None
+    current: int | None = None
+    seconds: float | None = None
+    output: list[str] = field(default_factory=list)
+
+
+def _consume(events: Iterable[dict[str, Any]], run: StepRun) -> _Progress:
+    """Record the outcomes of finished checks in ``run``; return where the events stopped."""
+    at = _Progress()
+    for event in events:
+        kind = event["e"]
+        if kind == "ready":
+            at.ready, at.thread = True, event.get("thread")
+        elif kind == "loaded":
+            at.loaded, at.output = True, []
+        elif kind == "load_error":
+            run.load_error = str(event["message"])
+        elif kind == "start":
+            at.current, at.seconds, at.output = int(event["check"]), event.get("seconds"), []
+        elif kind == "out":
+            at.output.append(str(event["text"]))
+        elif kind == "done":
+            text = "".join(at.output)
+            run.outcomes[int(event["check"])] = Ran(
+                cast(Outcome, event["outcome"]), str(event["message"]),
+                _excerpt(text, int(event.get("printed", len(text)))))
+            at.current, at.output = None, []
+    return at
+
+
+def _excerpt(text: str, total: int) -> str:
+    more = total - len(text)
+    return text + (f"\n… ({more} more characters not shown)" if more > 0 else "")
+
+
+def _joined(*parts: str) -> str:
+    return "\n".join(p.rstrip("\n") for p in parts if p.strip())
+
+
+def _ordered(step: Step) -> list[int]:
+    """Indices of the step's checks, task by task."""
+    return [i for task in step.tasks for i, c in enumerate(step.checks) if c.task == task.number]
+
+
+def run_checks(step: Step, path: Path) -> StepRun:
+    """Run every check of ``step`` against the file at ``path``; never raises for its code."""
+    if not processes_available():
+        return _run_in_process(step, path)
+    run = StepRun()
+    limit = limits()
+    pending = _ordered(step)
+    started = time.monotonic()
+    while pending:
+        budget = limit.step - (time.monotonic() - started)
+        if budget <= 0.05:
+            break
+        job = {"step": step.number, "path": str(path), "checks": pending,
+               "check_seconds": limit.check, "import_seconds": limit.imports,
+               "budget_seconds": budget}
+        child = _spawn(job, budget)
+        at = _consume(child.events, run)
+        if run.load_error is not None:
+            return run
+        if not at.ready:
+            run.load_error = _joined("the check process could not start (a problem with the "
+                                     "kata's installation, not with your code):", child.stderr)
+            return run
+        if not at.loaded and not child.finished:
+            death = _death(child, path, min(limit.imports, budget), at.thread, importing=True)
+            run.load_error = _joined(f"{display_path(path)}: {death.message}", death.output)
+            return run
+        if at.current is not None:
+            death = _death(child, path, at.seconds, at.thread, importing=False)
+            death.output = _joined("".join(at.output), death.output)
+            run.outcomes[at.current] = death
+            check = step.checks[at.current]
+            for index in pending:
+                if index not in run.outcomes and step.checks[index].task == check.task:
+                    run.outcomes[index] = Ran(
+                        "skipped", f"not run: check {check.name!r} of this task did not "
+                        "finish, so the rest of the task was skipped")
+        elif not child.finished:
+            run.load_error = _joined("the check process ended between two checks (a bug in "
+                                     "cqrs-kata, not in your code):", child.stderr)
+            return run
+        if child.finished:
+            break
+        pending = [i for i in pending if i not in run.outcomes]
+    for index in _ordered(step):
+        run.outcomes.setdefault(index, Ran(
+            "skipped", f"not run: the step's {limit.step:g} s were used up by checks that did "
+            "not finish; fix those first"))
+    return run
+
+
+def _run_in_process(step: Step, path: Path) -> StepRun:
+    """The same sandbox without a process around it: no time limit, but the learner's exits,
+    BaseExceptions and replacements are still caught and undone."""
+    events: list[dict[str, Any]] = []
+    job = {"step": step.number, "path": str(path), "checks": _ordered(step)}
+    sandbox.execute(job, events.append)
+    run = StepRun()
+    _consume(events, run)
+    return run
