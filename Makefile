@@ -41,7 +41,7 @@ checks: $(STAMP)
 
 # Maintainers: regenerate exercises/ from solutions/, and re-run notebooks to refresh outputs.
 stubs: $(STAMP)
-	$(BIN)/cqrs-kata build-stubs
+	$(BIN)/python -m cqrs_kata.dev.build_stubs
 
 notebooks: $(STAMP)
 	$(BIN)/python -m cqrs_kata.dev.execute_notebooks

@@ -1,15 +1,22 @@
-"""The ``cqrs-kata`` command: list, check, hint, catchup, reset, guide, build-stubs."""
+"""The ``cqrs-kata`` command: list, check, hint, catchup, reset, saved, restore, guide."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cqrs_kata import kata
 from cqrs_kata.course import UnknownStep
-from cqrs_kata.paths import CourseNotFound, course_root
-from cqrs_kata.stubs import StubError, write_stubs
+from cqrs_kata.files import FileProblem
+from cqrs_kata.isolation import SettingError
+from cqrs_kata.paths import CourseNotFound
+from cqrs_kata.report import Report
+from cqrs_kata.stubs import StubError
+
+PROBLEMS = (UnknownStep, CourseNotFound, StubError, FileProblem, SettingError)
+"""Errors that are the learner's to fix, each one sentence: shown without a traceback."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,63 +39,60 @@ def _parser() -> argparse.ArgumentParser:
                       help="task number (default: the first task that does not pass)")
 
     catchup = commands.add_parser(
-        "catchup", help="put the reference solution of every earlier step into exercises/")
+        "catchup", help="put the reference solution of every earlier step that does not pass "
+                        "into exercises/ (yours is saved first)")
     catchup.add_argument("step", help="the step you want to start, e.g. 04")
 
-    reset = commands.add_parser("reset", help="a fresh, unanswered copy of a step's exercise")
+    reset = commands.add_parser("reset", help="a fresh, unanswered copy of a step's exercise "
+                                              "(yours is saved first)")
     reset.add_argument("step", help="step number, e.g. 02")
 
-    commands.add_parser("guide", help="for facilitators: time, tasks and usual mistakes per step")
+    commands.add_parser("saved", help="list the versions of your exercises saved by catchup, "
+                                      "reset and restore")
+    restore = commands.add_parser("restore", help="put a saved version back (what is there now "
+                                                  "is saved first)")
+    restore.add_argument("which", help="its number from `cqrs-kata saved`, or its file name")
 
-    build = commands.add_parser("build-stubs",
-                                help="for maintainers: regenerate exercises/ from solutions/")
-    build.add_argument("--check", action="store_true",
-                       help="only report stubs that differ from what would be generated")
+    commands.add_parser("guide", help="for facilitators: time, tasks and usual mistakes per step")
     return parser
 
 
-def _build_stubs(only_check: bool) -> int:
-    from cqrs_kata.course import all_steps
-    from cqrs_kata.stubs import stub_for
-
-    folder = course_root() / "exercises"
-    if not only_check:
-        for path in write_stubs(folder):
-            print(f"wrote {path.relative_to(course_root())}")
-        return 0
-    stale = [s.module for s in all_steps()
-             if not (folder / f"{s.module}.py").is_file()
-             or (folder / f"{s.module}.py").read_text(encoding="utf-8") != stub_for(s)]
-    for name in stale:
-        print(f"exercises/{name}.py differs from the stub generated from solutions/{name}.py")
-    return 1 if stale else 0
+def _action(args: argparse.Namespace) -> Callable[[], Report]:
+    actions: dict[str, Callable[[], Report]] = {
+        "list": kata.progress,
+        "check": lambda: kata.check(args.step, args.target),
+        "hint": lambda: kata.hint(args.step, args.task),
+        "catchup": lambda: kata.catchup(args.step),
+        "reset": lambda: kata.reset(args.step),
+        "saved": kata.saved,
+        "restore": lambda: kata.restore(args.which),
+        "guide": kata.guide,
+    }
+    return actions[args.command]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "list":
-            print(kata.progress())
-            return 0
-        if args.command == "check":
-            report = kata.check(args.step, args.target)
-            print(report)
-            return 0 if report.ok else 1
-        if args.command == "hint":
-            print(kata.hint(args.step, args.task))
-        elif args.command == "catchup":
-            print(kata.catchup(args.step))
-        elif args.command == "reset":
-            print(kata.reset(args.step))
-        elif args.command == "guide":
-            print(kata.guide())
-        elif args.command == "build-stubs":
-            return _build_stubs(args.check)
-    except (UnknownStep, CourseNotFound, StubError) as error:
+        report = _action(args)()
+    except PROBLEMS as error:
         print(f"cqrs-kata: {error}", file=sys.stderr)
         return 2
-    return 0
+    try:
+        print(report, flush=True)
+    except BrokenPipeError:  # `cqrs-kata list | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    # `check` passes only when every check of the step passed; anything else is a failure.
+    return 0 if report.ok else 1
+
+
+def run() -> None:
+    """The console script: exit with main()'s status."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    sys.exit(main())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

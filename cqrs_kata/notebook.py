@@ -1,10 +1,11 @@
 """The kata from inside a notebook: ``check("02")``, ``hint("02")``, ``progress()``.
 
-Each returns a report that shows as text (and as HTML where the front-end renders it). They never
-raise for the learner's mistakes, so a notebook always runs top to bottom. When
-``CQRS_KATA_VERIFY_REFERENCE`` is set (``make test`` sets it for nbval), ``check`` also runs the
-step's checks against the reference solution and raises if that fails: a notebook cannot hide a
-broken reference behind a friendly message.
+Each returns something that shows as text (and as HTML or a widget where the front-end renders
+it). They never raise for the learner's mistakes, so a notebook always runs top to bottom. A
+hint cell only shows: the next hint level is handed out when the learner clicks for it, never
+by running the notebook. When ``CQRS_KATA_VERIFY_REFERENCE`` is set (``make test`` sets it for
+nbval), ``check`` also runs the step's checks against the reference solution and raises if
+that fails: a notebook cannot hide a broken reference behind a friendly message.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 
 from cqrs_kata import kata
 from cqrs_kata.course import get_step
+from cqrs_kata.files import FileProblem
 from cqrs_kata.paths import CourseNotFound
 from cqrs_kata.report import Report, error_report
 from cqrs_kata.runner import run_step
@@ -21,14 +23,14 @@ from cqrs_kata.stubs import StubError
 
 VERIFY_ENV = "CQRS_KATA_VERIFY_REFERENCE"
 
-_LEARNER_ERRORS = (LookupError, ValueError, CourseNotFound, StubError, OSError)
+_LEARNER_ERRORS = (LookupError, ValueError, CourseNotFound, StubError, FileProblem, OSError)
 
 
 class BrokenReference(AssertionError):
     """The reference solution fails its own checks: a bug in the course, not the learner's."""
 
 
-def _safely(action: Callable[[], Report]) -> Report:
+def _safely(action: Callable[[], object]) -> object:
     try:
         return action()
     except _LEARNER_ERRORS as error:
@@ -47,14 +49,28 @@ def check(step: str | int | None = None) -> Report:
     """Run a step's checks against your code in exercises/ and show the result per task."""
     if os.environ.get(VERIFY_ENV) and step is not None:
         _verify_reference(step)
-    return _safely(lambda: kata.check(step))
+    report = _safely(lambda: kata.check(step))
+    assert isinstance(report, Report)
+    return report
 
 
-def hint(step: str | int, task: int | None = None) -> Report:
-    """The next hint for a task (by default the first one that does not pass yet)."""
-    return _safely(lambda: kata.hint(step, task))
+def _hint_panel(step: str | int, task: int | None) -> object:
+    chosen, number = kata.hint_task(step, task)
+    if number is None:
+        return kata.all_pass(chosen)
+    from cqrs_kata.widgets.hints import HintPanel
+
+    return HintPanel(chosen, number)
+
+
+def hint(step: str | int, task: int | None = None) -> object:
+    """The hints you have seen for a task (by default the first one that does not pass yet),
+    with a button that shows the next one. Running this cell shows; only the button tells."""
+    return _safely(lambda: _hint_panel(step, task))
 
 
 def progress() -> Report:
     """Every step and task with its state: not started, failing or passing."""
-    return _safely(kata.progress)
+    report = _safely(kata.progress)
+    assert isinstance(report, Report)
+    return report

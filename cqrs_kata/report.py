@@ -5,9 +5,14 @@ from __future__ import annotations
 import html as _html
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cqrs_kata.course import Step
-from cqrs_kata.runner import StepResult, TaskResult, TaskState, display_path
+from cqrs_kata.paths import display_path
+from cqrs_kata.runner import StepResult, TaskResult, TaskState
+
+if TYPE_CHECKING:
+    from cqrs_kata.files import Saved
 
 MARK: dict[TaskState, str] = {"passing": "✓", "failing": "✗", "not started": "·"}
 COLOUR: dict[TaskState, str] = {
@@ -23,6 +28,12 @@ class Report:
     html: str
     ok: bool = True
 
+    def __post_init__(self) -> None:
+        # What the learner's code printed or named may hold characters no terminal or notebook
+        # can encode (a lone surrogate): show those escaped rather than fail to show anything.
+        object.__setattr__(self, "text", printable(self.text))
+        object.__setattr__(self, "html", printable(self.html))
+
     def __str__(self) -> str:
         return self.text
 
@@ -31,6 +42,15 @@ class Report:
 
     def _repr_html_(self) -> str:
         return self.html
+
+
+def printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def text_report(text: str) -> Report:
+    """A report that is plain text in both forms."""
+    return Report(text, "<pre>" + _html.escape(text) + "</pre>")
 
 
 _CLI_HINT = re.compile(r"`cqrs-kata hint (\w+) (\d+)`")
@@ -45,13 +65,32 @@ def _indent(text: str, prefix: str = "      ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
+PRINTED_LINES = 12
+"""Lines of a failing check's printed output shown under it."""
+
+
+def _printed(output: str) -> str:
+    lines = output.splitlines()
+    shown = lines[:PRINTED_LINES]
+    if len(lines) > PRINTED_LINES:
+        shown.append(f"… ({len(lines) - PRINTED_LINES} more lines)")
+    return "your code printed:\n" + _indent("\n".join(shown), "  ")
+
+
 def _task_detail(result: TaskResult, show_todo: bool) -> str | None:
     problem = result.first_problem
     if problem is None or (problem.outcome == "todo" and not show_todo):
         return None
     if problem.outcome == "todo":
         return problem.message
-    return f"{problem.check.description}\n{problem.message}"
+    parts = [problem.check.description, problem.message]
+    if problem.output.strip():
+        parts.append(_printed(problem.output))
+    skipped = sum(r.outcome == "skipped" for r in result.results if r is not problem)
+    if skipped and problem.outcome != "skipped":
+        parts.append(f"({skipped} more check{'s' if skipped > 1 else ''} of this task "
+                     "skipped after it)")
+    return "\n".join(parts)
 
 
 def _next_step_line(result: StepResult) -> str:
@@ -139,22 +178,61 @@ def progress_report(results: list[StepResult]) -> Report:
     return Report("\n".join(lines), f"<table>{table}</table><i>{summary}</i>")
 
 
-def hint_report(step: Step, task: int, shown: int) -> Report:
+def hint_lines(step: Step, task: int, shown: int, in_notebook: bool = False) -> list[str]:
+    """The title, the hint levels shown so far, and how to see the next one."""
     hints = step.task(task).hints
-    title = f"Step {step.number}, task {task}: {step.task(task).title}"
-    lines = [title]
-    items = []
-    for level, text in enumerate(hints[:shown], start=1):
-        lines.append(f"  hint {level} of {len(hints)}: {text}")
-        items.append(f"<li>{_esc(text)}</li>")
-    if shown < len(hints):
-        more = f"Ask again for hint {shown + 1}: `cqrs-kata hint {step.number} {task}`."
+    lines = [f"Step {step.number}, task {task}: {step.task(task).title}"]
+    lines += [f"  hint {level} of {len(hints)}: {text}"
+              for level, text in enumerate(hints[:shown], start=1)]
+    if shown == 0:
+        lines.append("  (no hint shown yet: try the check's message first)")
+    if shown >= len(hints):
+        lines.append(f"That was the last hint. The reference is solutions/{step.module}.py; "
+                     "`cqrs-kata catchup` moves you past a step you want to leave.")
+    elif in_notebook:
+        lines.append(f"Click “Show hint {shown + 1} of {len(hints)}” below for the next one "
+                     f"(or run cqrs-kata hint {step.number} {task} in a terminal).")
     else:
-        more = (f"That was the last hint. The reference is solutions/{step.module}.py; "
-                f"`cqrs-kata catchup` moves you past a step you want to leave.")
-    lines.append(more)
-    body = f"<b>{_esc(title)}</b><ol>{''.join(items)}</ol><i>{_esc(more)}</i>"
-    return Report("\n".join(lines), body)
+        lines.append(f"Ask again for hint {shown + 1}: `cqrs-kata hint {step.number} {task}`.")
+    return lines
+
+
+def hint_html(step: Step, task: int, shown: int, in_notebook: bool = False) -> str:
+    title, *rest = hint_lines(step, task, shown, in_notebook)
+    hints = step.task(task).hints[:shown]
+    items = "".join(f"<li>{_esc(text)}</li>" for text in hints)
+    listed = f"<ol>{items}</ol>" if items else ""
+    return f"<b>{_esc(title)}</b>{listed}<i>{_esc(rest[-1])}</i>"
+
+
+def hint_report(step: Step, task: int, shown: int) -> Report:
+    return Report("\n".join(hint_lines(step, task, shown)), hint_html(step, task, shown))
+
+
+def all_pass_report(step: Step, following: Step | None, notebook: str | None) -> Report:
+    """What a hint says when every task of the step passes already."""
+    text = f"Every task of step {step.number} passes: no hint needed."
+    if following is not None:
+        where = f"{notebook}, then " if notebook else ""
+        text += (f" Next: step {following.number}, {following.title.lower()} "
+                 f"({where}`cqrs-kata check {following.number}`).")
+    else:
+        text += " That is the last step of the course for now."
+    return Report(text, f"<b style='color:{COLOUR['passing']}'>✓</b> {_esc(text)}")
+
+
+def saved_report(versions: list[Saved]) -> Report:
+    if not versions:
+        return text_report("No saved versions yet. catchup, reset and restore save your "
+                           "version of an exercise in exercises/.saved/ before replacing it.")
+    lines = ["Saved versions of your exercises (oldest first):"]
+    for v in versions:
+        why = f"before {v.reason.replace('-', ' ')}" if v.reason else "saved"
+        lines.append(f"  {v.number:>3}  step {v.step}  {why:<22} {v.when}  "
+                     f"{display_path(v.path)}")
+    lines.append("Restore one with `cqrs-kata restore N` (N from the first column); what is "
+                 "in the exercise now is saved first.")
+    return text_report("\n".join(lines))
 
 
 def error_report(message: str) -> Report:

@@ -3,7 +3,7 @@
 A solution is written once, in ``solutions/stepNN.py``. Inside a function, the answer sits
 between ``# BEGIN SOLUTION`` and ``# END SOLUTION``; the stub keeps everything else (signature,
 full docstring, surrounding code) and puts a ``raise NotImplementedError`` in place of the
-answer, naming the task it belongs to. ``cqrs-kata build-stubs`` rewrites ``exercises/``; a test
+answer, naming the task it belongs to. ``make stubs`` rewrites ``exercises/``; a test
 fails when the committed stubs differ from what this module makes.
 """
 
@@ -104,7 +104,7 @@ def make_stub(step: Step, source: str, filename: str = "<solution>") -> str:
                         "answer region there")
     header = (f"# Step {step.number} exercise: replace each `raise NotImplementedError` with "
               f"your code,\n# then run `cqrs-kata check {step.number}`.\n"
-              f"# Generated from solutions/{step.module}.py by `cqrs-kata build-stubs`; "
+              f"# Generated from solutions/{step.module}.py by `make stubs`; "
               "this copy is yours to edit.\n")
     return header + "\n".join(out) + "\n"
 

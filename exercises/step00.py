@@ -1,6 +1,6 @@
 # Step 00 exercise: replace each `raise NotImplementedError` with your code,
 # then run `cqrs-kata check 00`.
-# Generated from solutions/step00.py by `cqrs-kata build-stubs`; this copy is yours to edit.
+# Generated from solutions/step00.py by `make stubs`; this copy is yours to edit.
 """Step 00 — warm-up: count statuses.
 
 Every view in this kata is a counter, so the warm-up is the smallest counter there is. It exists

@@ -1,6 +1,6 @@
 # Step 02 exercise: replace each `raise NotImplementedError` with your code,
 # then run `cqrs-kata check 02`.
-# Generated from solutions/step02.py by `cqrs-kata build-stubs`; this copy is yours to edit.
+# Generated from solutions/step02.py by `make stubs`; this copy is yours to edit.
 """Step 02 — split truth from views, synchronously (CQRS-lite).
 
 Writes go to an append-only store of truth (``RunsWrite``); reads come from a denormalized view

@@ -1,6 +1,6 @@
 # Step 03 exercise: replace each `raise NotImplementedError` with your code,
 # then run `cqrs-kata check 03`.
-# Generated from solutions/step03.py by `cqrs-kata build-stubs`; this copy is yours to edit.
+# Generated from solutions/step03.py by `make stubs`; this copy is yours to edit.
 """Step 03 — eventual projection: ``record`` enqueues, a projector ``drain``s.
 
 The write store is still the truth and is updated at once. The view is no longer touched by

@@ -1,6 +1,6 @@
 # Step 04 exercise: replace each `raise NotImplementedError` with your code,
 # then run `cqrs-kata check 04`.
-# Generated from solutions/step04.py by `cqrs-kata build-stubs`; this copy is yours to edit.
+# Generated from solutions/step04.py by `make stubs`; this copy is yours to edit.
 """Step 04 — replays and idempotency: a projector that never double-counts.
 
 Delivery is at-least-once: an event may arrive twice, a replay may start again from position 1,
