@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 
@@ -160,3 +161,28 @@ def test_the_thread_stops_at_interpreter_exit(dash: Dashboard) -> None:
     assert dash.running
     dashboard_module._stop_all()  # what atexit runs when the kernel shuts down
     assert wait_until(lambda: not dash.running, 2.0)
+
+
+def test_any_str_shows_safely_and_the_same_every_time(dash: Dashboard,
+                                                      svc: QueuedRunService) -> None:
+    svc.record("\ud800", "ok")  # a lone surrogate: a valid str that UTF-8 cannot encode
+    svc.record("acme", "fa\udfffil")
+
+    def failing(max_events: int | None = None) -> int:
+        raise ValueError("cannot drain \udcff")
+
+    svc.drain = failing  # type: ignore[method-assign]
+    dash.drain_all_button.click()
+    text = dash.text()
+    text.encode("utf-8")  # what printing it, or sending it to a notebook, does
+    assert text == dash.text()
+    assert text.splitlines()[3:] == [
+        "acme       fa\\udfffil      0      1  stale",
+        "\\ud800     ok            0      1  stale",
+        "ValueError: cannot drain \\udcff",
+    ]
+    page = dash.status_view.value
+    page.encode("utf-8")
+    assert 'data-key="\\ud800/ok"' in page
+    assert "fa\\udfffil" in page and "cannot drain \\udcff" in page
+    json.dumps(dash._repr_mimebundle_(), ensure_ascii=False).encode("utf-8")

@@ -11,7 +11,8 @@ thread is a daemon that stops when the widget is closed, when the widget is garb
 collected, and at interpreter exit (a kernel shutting down).
 
 The widget has a plain-text form (its ``repr``), so a saved notebook reads well without a
-browser and nbval compares something deterministic.
+browser and nbval compares something deterministic. Both forms show any ``str`` safely: what
+UTF-8 cannot encode (a lone surrogate such as ``"\\ud800"``) is shown as a backslash escape.
 """
 
 from __future__ import annotations
@@ -131,6 +132,15 @@ def _row_order(key: tuple[str, str]) -> tuple[str, int, str]:
     return (tenant, STATUSES.index(status) if status in STATUSES else len(STATUSES), status)
 
 
+def printable(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (lone surrogates) spelled as ``\\udXXX`` escapes.
+
+    A tenant such as ``"\\ud800"`` is a valid ``str`` that no notebook can send or print;
+    shown this way it is visible, and the same every time.
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def as_text(snap: Snapshot, projector_rate: int = 0, writer_rate: int = 0,
             message: str = "") -> str:
     lines = [
@@ -139,29 +149,32 @@ def as_text(snap: Snapshot, projector_rate: int = 0, writer_rate: int = 0,
         f"background: writer {writer_rate} runs/s, projector {projector_rate} events/s",
         f"{'tenant':<10} {'status':<8} {'view':>6} {'truth':>6}",
     ]
-    lines += [f"{r.tenant:<10} {r.status:<8} {r.view:>6} {r.truth:>6}"
+    lines += [f"{printable(r.tenant):<10} {printable(r.status):<8} {r.view:>6} {r.truth:>6}"
               + ("  stale" if r.stale else "") for r in snap.rows]
     if not snap.rows:
         lines.append("(no runs recorded yet)")
     if message:
-        lines.append(message)
+        lines.append(printable(message))
     return "\n".join(lines)
 
 
 def as_html(snap: Snapshot, message: str = "") -> str:
+    def escape(value: object) -> str:
+        return html.escape(printable(str(value)))
+
     def cell(value: object, cls: str = "") -> str:
-        return f'<td class="{cls}" style="padding: 0 1em 0 0">{html.escape(str(value))}</td>'
+        return f'<td class="{cls}" style="padding: 0 1em 0 0">{escape(value)}</td>'
 
     rows = "".join(
         f'<tr class="cqrs-row{" cqrs-stale" if r.stale else ""}" '
-        f'data-key="{html.escape(r.tenant)}/{html.escape(r.status)}">'
+        f'data-key="{escape(r.tenant)}/{escape(r.status)}">'
         + cell(r.tenant) + cell(r.status) + cell(r.view, "cqrs-view") + cell(r.truth, "cqrs-truth")
         + cell("stale" if r.stale else "", "cqrs-stale-mark").replace(
             "padding", "color: #cf222e; padding") + "</tr>"
         for r in snap.rows
     ) or '<tr><td colspan="5">no runs recorded yet</td></tr>'
     lag_colour = "#cf222e" if snap.queued else "#1a7f37"
-    note = f'<div class="cqrs-message">{html.escape(message)}</div>' if message else ""
+    note = f'<div class="cqrs-message">{escape(message)}</div>' if message else ""
     return (
         '<div class="cqrs-summary" style="font-family: monospace">'
         f'write log <b class="cqrs-written">{snap.written}</b> runs · '
