@@ -6,12 +6,19 @@ drain; two sliders run a background writer and a background projector at a chose
 lag grows when writes outpace the projector and shrinks when they do not.
 
 Every change goes through the service's own methods, and every snapshot is read under the
-service's lock, so clicking while the background thread works never corrupts a count. The
-thread is a daemon that stops when the widget is closed, when the widget is garbage
-collected, and at interpreter exit (a kernel shutting down).
+service's lock, so clicking while the background thread works never corrupts a count.
+
+Life cycle: the background thread is a daemon, started by the first non-zero rate. A dashboard
+stops for good (its thread ends and is waited for, its sliders go to 0 and are disabled, and
+it says so) on ``stop()`` or ``close()``, when a newer ``Dashboard`` is made for the same
+service object, when the notebook cell that made it runs again (JupyterLab tells the kernel
+which cell runs), when it is garbage collected, and at interpreter exit (a kernel shutting
+down). The cell and service rules matter because ipywidgets keeps every widget alive until it
+is closed, and IPython keeps displayed results in ``Out``: an old dashboard is never collected.
 
 The widget has a plain-text form (its ``repr``), so a saved notebook reads well without a
-browser and nbval compares something deterministic.
+browser and nbval compares something deterministic. Both forms show any ``str`` safely: what
+UTF-8 cannot encode (a lone surrogate such as ``"\\ud800"``) is shown as a backslash escape.
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ MAX_RATE = 200
 """Highest rate, in events (or runs) per second, the sliders offer."""
 TICK_SECONDS = 0.05
 """How often the background thread wakes up to write, drain and refresh the display."""
+RESTART_HINT = "create a new Dashboard(service) to run it again"
+STOP_TIMEOUT = 2.0
+"""How long a stop waits, at most, for the background thread to finish its current step."""
 
 
 class _Run(Protocol):
@@ -131,39 +141,64 @@ def _row_order(key: tuple[str, str]) -> tuple[str, int, str]:
     return (tenant, STATUSES.index(status) if status in STATUSES else len(STATUSES), status)
 
 
+def printable(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (lone surrogates) spelled as ``\\udXXX`` escapes.
+
+    A tenant such as ``"\\ud800"`` is a valid ``str`` that no notebook can send or print;
+    shown this way it is visible, and the same every time.
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def stopped_note(reason: str) -> str:
+    """What a stopped dashboard says about its background work, and what to do about it."""
+    why = f" ({printable(reason)})" if reason else ""
+    return f"stopped{why}; {RESTART_HINT}"
+
+
 def as_text(snap: Snapshot, projector_rate: int = 0, writer_rate: int = 0,
-            message: str = "") -> str:
+            message: str = "", stopped: str | None = None) -> str:
+    """The plain-text form; ``stopped`` is None while running, else why the dashboard stopped."""
+    background = (f"writer {writer_rate} runs/s, projector {projector_rate} events/s"
+                  if stopped is None else stopped_note(stopped))
     lines = [
         f"CQRS dashboard: write log {snap.written} runs | queue {snap.queued} events | "
         f"lag {snap.queued} events, oldest waited {snap.oldest_age:.1f} s",
-        f"background: writer {writer_rate} runs/s, projector {projector_rate} events/s",
+        f"background: {background}",
         f"{'tenant':<10} {'status':<8} {'view':>6} {'truth':>6}",
     ]
-    lines += [f"{r.tenant:<10} {r.status:<8} {r.view:>6} {r.truth:>6}"
+    lines += [f"{printable(r.tenant):<10} {printable(r.status):<8} {r.view:>6} {r.truth:>6}"
               + ("  stale" if r.stale else "") for r in snap.rows]
     if not snap.rows:
         lines.append("(no runs recorded yet)")
     if message:
-        lines.append(message)
+        lines.append(printable(message))
     return "\n".join(lines)
 
 
-def as_html(snap: Snapshot, message: str = "") -> str:
+def as_html(snap: Snapshot, message: str = "", stopped: str | None = None) -> str:
+    """The HTML form; ``stopped`` is None while running, else why the dashboard stopped."""
+    def escape(value: object) -> str:
+        return html.escape(printable(str(value)))
+
     def cell(value: object, cls: str = "") -> str:
-        return f'<td class="{cls}" style="padding: 0 1em 0 0">{html.escape(str(value))}</td>'
+        return f'<td class="{cls}" style="padding: 0 1em 0 0">{escape(value)}</td>'
 
     rows = "".join(
         f'<tr class="cqrs-row{" cqrs-stale" if r.stale else ""}" '
-        f'data-key="{html.escape(r.tenant)}/{html.escape(r.status)}">'
+        f'data-key="{escape(r.tenant)}/{escape(r.status)}">'
         + cell(r.tenant) + cell(r.status) + cell(r.view, "cqrs-view") + cell(r.truth, "cqrs-truth")
         + cell("stale" if r.stale else "", "cqrs-stale-mark").replace(
             "padding", "color: #cf222e; padding") + "</tr>"
         for r in snap.rows
     ) or '<tr><td colspan="5">no runs recorded yet</td></tr>'
     lag_colour = "#cf222e" if snap.queued else "#1a7f37"
-    note = f'<div class="cqrs-message">{html.escape(message)}</div>' if message else ""
+    banner = ("" if stopped is None else
+              '<div class="cqrs-stopped" style="font-family: monospace; color: #cf222e">'
+              f"background {escape(stopped_note(stopped))}</div>")
+    note = f'<div class="cqrs-message">{escape(message)}</div>' if message else ""
     return (
-        '<div class="cqrs-summary" style="font-family: monospace">'
+        f'{banner}<div class="cqrs-summary" style="font-family: monospace">'
         f'write log <b class="cqrs-written">{snap.written}</b> runs · '
         f'queue <b class="cqrs-queued">{snap.queued}</b> events · '
         f'<span style="color:{lag_colour}">lag <b class="cqrs-lag-events">{snap.queued}</b> '
@@ -174,19 +209,87 @@ def as_html(snap: Snapshot, message: str = "") -> str:
     )
 
 
-_STOP_AT_EXIT: set[threading.Event] = set()
+# Life cycle ------------------------------------------------------------------------------
+
+
+class _Pump:
+    """One dashboard's background thread and its stop signal.
+
+    It holds no reference to the dashboard (the thread gets a weak one), so the finalizer and
+    the exit hook can stop it without keeping the dashboard alive.
+    """
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.reason = ""
+        self.thread: threading.Thread | None = None
+        self.show_stopped_on_exit = False
+        self._lock = threading.Lock()
+
+    def start(self, dashboard: Dashboard) -> None:
+        """Start the thread, unless it has started already or the pump is stopped."""
+        with self._lock:
+            if self.thread is not None or self.stop.is_set():
+                return
+            self.thread = threading.Thread(target=_pump, args=(weakref.ref(dashboard), self),
+                                           name="cqrs-dashboard-projector", daemon=True)
+            with _PUMPS_LOCK:
+                _PUMPS.add(self)
+            self.thread.start()
+
+    def signal(self, reason: str) -> None:
+        """Tell the thread to stop (the first reason given is kept), without waiting."""
+        with self._lock:
+            if not self.stop.is_set():
+                self.reason = reason
+                self.stop.set()
+        with _PUMPS_LOCK:
+            _PUMPS.discard(self)
+
+    def halt(self, reason: str, timeout: float = STOP_TIMEOUT) -> bool:
+        """Stop the thread and wait for it; True once it has ended.
+
+        Called from the thread itself it cannot wait: it returns False and the thread ends as
+        soon as its current step returns.
+        """
+        self.signal(reason)
+        thread = self.thread
+        if thread is None:
+            return True
+        if thread is not threading.current_thread():
+            thread.join(max(0.0, timeout))
+        return not thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    @property
+    def in_own_thread(self) -> bool:
+        return self.thread is threading.current_thread()
+
+
+_PUMPS: set[_Pump] = set()
+"""The pumps whose thread may still run: what the exit hook stops."""
+_PUMPS_LOCK = threading.Lock()
 
 
 @atexit.register
-def _stop_all() -> None:
-    for stop in list(_STOP_AT_EXIT):
-        stop.set()
+def _stop_all(timeout: float = STOP_TIMEOUT) -> None:
+    """Stop every background thread and wait (``timeout`` in all): what runs at exit."""
+    with _PUMPS_LOCK:
+        pumps = list(_PUMPS)
+    for pump in pumps:  # signal all first, so they wind down together
+        pump.signal("the interpreter is exiting")
+    deadline = time.monotonic() + timeout
+    for pump in pumps:
+        pump.halt("the interpreter is exiting", deadline - time.monotonic())
 
 
-def _pump(ref: weakref.ReferenceType[Dashboard], stop: threading.Event) -> None:
+def _pump(ref: weakref.ReferenceType[Dashboard], pump: _Pump) -> None:
     """The background thread: holds the dashboard only weakly, so it can be collected."""
     last = time.monotonic()
-    while not stop.wait(TICK_SECONDS):
+    while not pump.stop.wait(TICK_SECONDS):
         now = time.monotonic()
         dashboard = ref()
         if dashboard is None:
@@ -194,10 +297,85 @@ def _pump(ref: weakref.ReferenceType[Dashboard], stop: threading.Event) -> None:
         dashboard._tick(now - last)
         del dashboard
         last = now
+    if pump.show_stopped_on_exit:  # stopped from this thread, which could not show it then
+        dashboard = ref()
+        if dashboard is not None:
+            try:
+                dashboard.refresh()  # out of any service call now, so the lock is free
+            except Exception:  # the service's failure is not the display's
+                dashboard._show_stopped()
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """Which notebook cell made a dashboard, and which run of that cell."""
+
+    cell_id: str
+    run_id: str
+
+
+def _current_cell() -> _Cell | None:
+    """The notebook cell running now, or None (no IPython kernel, or no cell id sent).
+
+    ipykernel keeps the request it is handling (``get_ipython().get_parent()``); JupyterLab
+    puts the cell's id in an execute request's metadata, and the request's ``msg_id`` tells one
+    run of the cell from the next. Other front ends (nbclient, the terminal) send no cell id.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    get_parent = getattr(get_ipython(), "get_parent", None)
+    if not callable(get_parent):
+        return None
+    try:
+        parent = get_parent()
+    except Exception:  # a shell without a current request
+        return None
+    if not isinstance(parent, dict):
+        return None
+    metadata, header = parent.get("metadata"), parent.get("header")
+    cell_id = metadata.get("cellId") if isinstance(metadata, dict) else None
+    run_id = header.get("msg_id") if isinstance(header, dict) else None
+    if not (isinstance(cell_id, str) and cell_id and isinstance(run_id, str) and run_id):
+        return None
+    return _Cell(cell_id, run_id)
+
+
+_LIVE: weakref.WeakSet[Dashboard] = weakref.WeakSet()
+"""Dashboards not stopped yet: a new one stops those it replaces."""
+_LIVE_LOCK = threading.Lock()
+SAME_SERVICE = "a newer Dashboard for the same service replaced it"
+CELL_RUN_AGAIN = "the cell that made it ran again"
+
+
+def _replaced_by(new: Dashboard, old: Dashboard) -> str:
+    """Why ``new`` replaces ``old`` ("" if it does not)."""
+    if old.service is new.service:
+        return SAME_SERVICE
+    if (new._cell is not None and old._cell is not None
+            and new._cell.cell_id == old._cell.cell_id and new._cell.run_id != old._cell.run_id):
+        return CELL_RUN_AGAIN  # an earlier run of this cell; one run may make several
+    return ""
+
+
+def _take_over(new: Dashboard) -> None:
+    """Register ``new`` as live and stop every live dashboard it replaces."""
+    with _LIVE_LOCK:
+        replaced = [(old, why) for old in list(_LIVE) if (why := _replaced_by(new, old))]
+        _LIVE.add(new)
+    for old, why in replaced:
+        old._halt(why)
 
 
 class Dashboard(widgets.VBox):  # type: ignore[misc]
-    """The live dashboard for a step 03 service; display it with ``Dashboard(service)``."""
+    """The live dashboard for a step 03 service; display it with ``Dashboard(service)``.
+
+    A new dashboard for the same service, or a new run of the notebook cell that made this
+    one, stops this one for good, as do ``stop()`` and ``close()``. A stopped dashboard says
+    so; its sliders stay at 0 and are disabled, while its buttons keep working, since they act
+    on the service directly and need no background thread.
+    """
 
     def __init__(self, service: ProjectedService, *, seed: int = 3) -> None:
         self.service = service
@@ -205,9 +383,11 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         self._credit = {"write": 0.0, "drain": 0.0}
         self._message = ""
         self._render_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._pump = _Pump()
+        self._last: Snapshot | None = None
+        self._closed = False
         self._since_render = 0.0
+        self._cell = _current_cell()
 
         self.tenant = widgets.Dropdown(options=TENANTS, value=TENANTS[0], description="tenant")
         self.status = widgets.Dropdown(options=STATUSES, value=STATUSES[0], description="status")
@@ -226,9 +406,12 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
             self.status_view,
         ])
         self.add_class("cqrs-dashboard")
-        weakref.finalize(self, self._stop.set)
-        _STOP_AT_EXIT.add(self._stop)
+        # Never fires while ipywidgets holds the widget (until close()); kept for when it does.
+        # Not at exit: _stop_all stops every thread then, all at once.
+        self._finalizer = weakref.finalize(self, self._pump.halt, "garbage collected")
+        self._finalizer.atexit = False
         self.refresh()
+        _take_over(self)
 
     # Building blocks ---------------------------------------------------------------------
 
@@ -271,11 +454,15 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         return "rebuilt the view from the write log"
 
     def _on_rate(self, change: dict[str, Any]) -> None:
+        if self.stopped:
+            if change["new"]:  # nothing would run at that rate: refuse it, and say why
+                self._message = f"{change['owner'].description} stays 0: this dashboard is stopped"
+                change["owner"].value = 0  # comes back here with 0, which is left alone
+                self.refresh()
+            return
         self._message = f"{change['owner'].description} set to {change['new']}"
-        if change["new"] and self._thread is None and not self._stop.is_set():
-            self._thread = threading.Thread(target=_pump, args=(weakref.ref(self), self._stop),
-                                            name="cqrs-dashboard-projector", daemon=True)
-            self._thread.start()
+        if change["new"]:
+            self._pump.start(self)
         self.refresh()
 
     def _tick(self, seconds: float) -> None:
@@ -284,8 +471,11 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         try:
             writes = self._take("write", int(self.writer_rate.value) * seconds)
             for _ in range(writes):
+                if self.stopped:
+                    break
                 self.service.record(self._random.choice(TENANTS), self._random.choice(STATUSES))
-            drains = self._take("drain", int(self.projector_rate.value) * seconds)
+            drains = 0 if self.stopped else self._take(
+                "drain", int(self.projector_rate.value) * seconds)
             if drains:
                 self.service.drain(drains)
             changed = bool(writes or drains)
@@ -309,19 +499,28 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
     @property
     def running(self) -> bool:
         """Whether the background thread is alive."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._pump.alive
+
+    @property
+    def stopped(self) -> bool:
+        """Whether this dashboard has stopped for good (see the class docstring)."""
+        return self._pump.stop.is_set()
+
+    def _stopped_reason(self) -> str | None:
+        return self._pump.reason if self.stopped else None
 
     def refresh(self) -> Snapshot:
         """Read a fresh snapshot and show it; returns it (handy in tests)."""
         with self._render_lock:
             snap = snapshot(self.service)
-            self.status_view.value = as_html(snap, self._message)
+            self._last = snap
+            self.status_view.value = as_html(snap, self._message, self._stopped_reason())
             self._since_render = 0.0
             return snap
 
     def text(self) -> str:
         return as_text(snapshot(self.service), int(self.projector_rate.value),
-                       int(self.writer_rate.value), self._message)
+                       int(self.writer_rate.value), self._message, self._stopped_reason())
 
     def __repr__(self) -> str:
         return self.text()
@@ -331,19 +530,48 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         bundle["text/plain"] = self.text()  # whole, where ipywidgets would cut at 110 chars
         return bundle
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """Stop the background thread and wait for it (at most ``timeout`` seconds)."""
-        self._stop.set()
-        _STOP_AT_EXIT.discard(self._stop)
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop for good: end the background thread and wait for it (at most ``timeout`` s).
+
+        The sliders go to 0 and are disabled, and the display says the dashboard is stopped;
+        the buttons still act on the service. Called from the background thread itself (say,
+        from inside the service), it does not wait: the thread ends after its current step.
+        To run the background again, create a new ``Dashboard(service)``.
+        """
+        self._halt("stop() was called", timeout)
 
     def close(self) -> None:
-        self.stop()
+        if self._closed:
+            return
+        self._closed = True
+        self._halt("close() was called", show=False)
         for child in self._descendants():
             child.close()
         super().close()
+
+    def _halt(self, reason: str, timeout: float = STOP_TIMEOUT, *, show: bool = True) -> None:
+        """Every way of stopping ends here: the thread, the registry, the sliders, the display."""
+        ended = self._pump.halt(reason, timeout)
+        with _LIVE_LOCK:
+            _LIVE.discard(self)
+        for slider in (self.writer_rate, self.projector_rate):
+            slider.disabled = True
+            slider.value = 0  # _on_rate leaves a 0 alone once stopped
+        if not show:
+            return
+        if self._pump.in_own_thread:
+            # Perhaps inside a service call that holds the service's lock, which refresh()
+            # would wait for: the thread shows it on its way out instead.
+            self._pump.show_stopped_on_exit = True
+        elif ended:
+            self.refresh()
+        else:
+            self._show_stopped()
+
+    def _show_stopped(self) -> None:
+        """Show the stopped state without reading the service (its lock may be held)."""
+        if self._last is not None:
+            self.status_view.value = as_html(self._last, self._message, self._stopped_reason())
 
     def _descendants(self) -> list[widgets.Widget]:
         found: list[widgets.Widget] = []
