@@ -45,6 +45,11 @@ class Report:
 
 
 def printable(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (lone surrogates) spelled as ``\\udXXX`` escapes.
+
+    A tenant such as ``"\\ud800"`` is a valid ``str`` that no notebook can send or print;
+    shown this way it is visible, and the same every time.
+    """
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 

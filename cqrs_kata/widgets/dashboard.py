@@ -36,6 +36,8 @@ from typing import Any, Protocol
 
 import ipywidgets as widgets
 
+from cqrs_kata.report import printable
+
 TENANTS = ("acme", "globex", "initech")
 STATUSES = ("ok", "fail")
 MAX_RATE = 200
@@ -139,15 +141,6 @@ def snapshot(service: ProjectedService) -> Snapshot:
 def _row_order(key: tuple[str, str]) -> tuple[str, int, str]:
     tenant, status = key
     return (tenant, STATUSES.index(status) if status in STATUSES else len(STATUSES), status)
-
-
-def printable(text: str) -> str:
-    """``text`` with what UTF-8 cannot encode (lone surrogates) spelled as ``\\udXXX`` escapes.
-
-    A tenant such as ``"\\ud800"`` is a valid ``str`` that no notebook can send or print;
-    shown this way it is visible, and the same every time.
-    """
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def stopped_note(reason: str) -> str:
