@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 		> $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 
+# JupyterLab serves the whole course (its file browser shows exercises/), opening notebook 00.
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(LAB_FLAGS) $(FIRST_NOTEBOOK)
+	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=. $(FIRST_NOTEBOOK)
 
 test: lint typecheck checks
 
