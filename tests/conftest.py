@@ -9,6 +9,7 @@ import pytest
 
 from cqrs_kata.dev import pristine_course
 from cqrs_kata.paths import ROOT_ENV, STATE_ENV
+from tests.browser import browser, chromium, lab  # noqa: F401 - fixtures for browser tests
 
 ROOT = Path(__file__).resolve().parent.parent
 

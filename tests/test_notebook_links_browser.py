@@ -1,0 +1,79 @@
+"""Every link from a course notebook to an exercise opens that file in JupyterLab's editor.
+
+JupyterLab serves the course root (as `make lab` does); each notebook is opened in headless
+Chromium, each link to `../exercises/stepNN.py` is clicked, and the editor tab that opens must
+show the exercise's code. (When JupyterLab served only notebooks/, these links answered 404.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import nbformat
+import pytest
+
+from tests.browser import ARTIFACTS, ROOT, Lab
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext
+
+pytestmark = pytest.mark.browser
+
+EXERCISE_LINK = re.compile(r"\]\((\.\./exercises/(step\d\d)\.py)\)")
+
+
+def exercise_links() -> list[tuple[str, str, str]]:
+    """(notebook, link target, step module) for every markdown link to an exercise."""
+    found = []
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+        for cell in notebook.cells:
+            if cell.cell_type == "markdown":
+                found += [(path.name, target, module)
+                          for target, module in EXERCISE_LINK.findall(cell.source)]
+    return sorted(set(found))
+
+
+def test_every_step_notebook_links_to_its_exercise() -> None:
+    linked = {(notebook[:2], module) for notebook, _, module in exercise_links()}
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
+        step = path.name[:2]
+        assert (step, f"step{step}") in linked, f"{path.name} has no link to its exercise"
+        assert (ROOT / "exercises" / f"step{step}.py").is_file()
+
+
+def test_exercise_links_open_the_file_in_the_editor(browser: BrowserContext, lab: Lab) -> None:
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page()
+    by_notebook: dict[str, set[str]] = {}
+    for notebook, _, module in exercise_links():
+        by_notebook.setdefault(notebook, set()).add(module)
+    try:
+        for notebook, modules in sorted(by_notebook.items()):
+            for module in sorted(modules):
+                page.goto(f"{lab.url}/lab/tree/notebooks/{notebook}?token={lab.token}")
+                link = page.locator(f".jp-RenderedMarkdown a[href*='/files/exercises/{module}.py']")
+                link.first.click()
+                tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab",
+                                   has_text=f"{module}.py")
+                expect(tab).to_have_count(1)
+                editor = page.locator(".jp-FileEditor .cm-content").last
+                expect(editor).to_contain_text(f"Step {module[4:]} exercise")
+                expect(editor).to_contain_text("raise NotImplementedError(")
+                page.screenshot(path=str(ARTIFACTS / f"link-{module}.png"))
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "links-failure.png"), full_page=True)
+        print("page text:", json.dumps(page.locator("body").inner_text()[-2000:]))
+        print(f"JupyterLab log (tail):\n{lab.log.read_text(errors='replace')[-3000:]}")
+        raise
+
+
+def test_the_exercise_paths_in_links_exist() -> None:
+    for notebook, target, _ in exercise_links():
+        assert (ROOT / "notebooks" / target).resolve().is_file(), (notebook, target)
+    assert Path(ROOT / "notebooks").is_dir()
