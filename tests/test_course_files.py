@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 from cqrs_kata.dev.course_files import course_files
+from cqrs_kata.dev.lint import command
 
 
 def _git(root: Path, *args: str) -> None:
@@ -45,6 +47,8 @@ def test_outside_git_the_folder_is_the_course(tmp_path: Path) -> None:
     assert course.notebooks() == ["notebooks/01-a.ipynb"]
     assert course.python_files() is None
     assert course.includes(tmp_path / "scratch.py")
+    assert command("ruff", tmp_path) == [sys.executable, "-m", "ruff", "check", "."]
+    assert command("mypy", tmp_path) == [sys.executable, "-m", "mypy"]
 
 
 def test_a_folder_inside_another_checkout_is_not_one(tmp_path: Path) -> None:
@@ -52,3 +56,15 @@ def test_a_folder_inside_another_checkout_is_not_one(tmp_path: Path) -> None:
     _write(tmp_path, "course/notebooks/01-a.ipynb")
     assert course_files(tmp_path / "course").tracked is None
 
+
+def test_lint_runs_on_the_tracked_files_mypy_on_those_its_config_lists(tmp_path: Path) -> None:
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "pyproject.toml").write_text('[tool.mypy]\nfiles = ["pkg", "conftest.py"]\n')
+    _write(tmp_path, "pkg/a.py", "conftest.py", "other/b.py", "deleted.py")
+    _git(tmp_path, "add", "-A")
+    _write(tmp_path, "pkg/scratch.py", "scratch.py")
+    (tmp_path / "deleted.py").unlink()
+    ruff, mypy = [sys.executable, "-m", "ruff"], [sys.executable, "-m", "mypy"]
+    assert command("ruff", tmp_path) == [*ruff, "check", "--force-exclude", "conftest.py",
+                                         "other/b.py", "pkg/a.py"]
+    assert command("mypy", tmp_path) == [*mypy, "conftest.py", "pkg/a.py"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -40,6 +41,13 @@ def test_the_plain_pip_route_runs_what_make_runs() -> None:
     recipes.append(install.replace(" --quiet --disable-pip-version-check", ""))
     for command in recipes:
         assert command in lines, f"README's pip route lacks `{command}` (from the Makefile)"
+
+
+def test_every_module_the_readme_runs_exists() -> None:
+    modules = {m for line in _shell_lines() for m in re.findall(r"python3? -m ([\w.]+)", line)}
+    assert "cqrs_kata.dev.lint" in modules
+    for module in modules:
+        assert importlib.util.find_spec(module), f"the README runs `-m {module}`: no such module"
 
 
 def test_every_cqrs_kata_command_in_the_readme_exists() -> None:
