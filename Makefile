@@ -36,7 +36,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/python -m cqrs_kata.dev.lint mypy
 
-# Every test in tests/ and every notebook in notebooks/ (nbval compares saved outputs).
+# Every test in tests/ and every notebook in notebooks/ that git tracks, notebooks as committed
+# (nbval compares saved outputs); conftest.py decides what is collected.
 checks: $(STAMP)
 	$(BIN)/pytest --nbval --nbval-current-env
 

@@ -29,6 +29,7 @@ import nbformat
 import pytest
 
 from cqrs_kata.dev import pristine_course
+from cqrs_kata.dev.course_files import course_files
 from cqrs_kata.paths import ROOT_ENV, STATE_ENV
 
 if TYPE_CHECKING:  # imported for real inside the test, which skips when it is missing
@@ -95,7 +96,7 @@ def lab(chromium: str, tmp_path: Path) -> Iterator[Lab]:
     (course / "notebooks").mkdir()
     # A private copy (the browser may save it), without saved outputs or widget state, so the
     # dashboard the test finds is the one this run's kernel made, not a saved picture of one.
-    notebook = nbformat.read(ROOT / NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
+    notebook = course_files(ROOT).notebook(NOTEBOOK)  # as committed, whatever a learner did to it
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from cqrs_kata import cli
+from cqrs_kata.dev.course_files import course_files
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -59,5 +60,5 @@ def test_every_cqrs_kata_command_in_the_readme_exists() -> None:
 
 
 def test_first_notebook_exists() -> None:
-    assert (ROOT / "notebooks" / "00-how-the-kata-works.ipynb").is_file()
+    assert "notebooks/00-how-the-kata-works.ipynb" in course_files(ROOT).notebooks()
     assert "FIRST_NOTEBOOK := notebooks/00-how-the-kata-works.ipynb" in MAKEFILE
