@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cqrs_kata import files
 from cqrs_kata.course import Step, all_steps, get_step
+from cqrs_kata.dev.course_files import NOTEBOOK_NAME
 from cqrs_kata.files import FileProblem
 from cqrs_kata.isolation import processes_available
 from cqrs_kata.paths import CourseNotFound, course_root, display_path, state_dir
@@ -127,9 +128,9 @@ def reveal(step: Step, task: int) -> int:
 
 def notebook_of(step: Step) -> str | None:
     """``notebooks/03-eventual-projection.ipynb`` for step 03, if it is there."""
-    found = sorted((course_root() / "notebooks").glob(f"{step.number}-*.ipynb"),
-                   key=lambda p: (len(p.name), p.name))  # not a learner's "-Copy1" of it
-    return f"notebooks/{found[0].name}" if found else None
+    found = sorted(p.name for p in (course_root() / "notebooks").glob(f"{step.number}-*.ipynb")
+                   if NOTEBOOK_NAME.match(p.name) and "copy" not in p.name)  # not a "-Copy1"
+    return f"notebooks/{found[0]}" if found else None
 
 
 def next_step_after(step: Step) -> Step | None:

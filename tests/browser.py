@@ -29,6 +29,7 @@ import nbformat
 import pytest
 
 from cqrs_kata.dev import pristine_course
+from cqrs_kata.dev.course_files import course_files
 from cqrs_kata.paths import ROOT_ENV, STATE_ENV
 
 if TYPE_CHECKING:  # imported for real inside the tests, which skip when it is missing
@@ -109,13 +110,14 @@ def lab(chromium: str, tmp_path: Path) -> Iterator[Lab]:
     (course / "notebooks").mkdir()
     # Private copies (the browser may save them), without saved outputs or widget state, so
     # what a test finds is what this run's kernel made, not a saved picture of it.
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
-        notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    committed = course_files(ROOT)
+    for name in committed.notebooks():  # as committed, whatever a learner did to them
+        notebook = committed.notebook(name)
         for cell in notebook.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
         notebook.metadata.pop("widgets", None)
-        nbformat.write(notebook, course / "notebooks" / path.name)  # type: ignore[no-untyped-call]
+        nbformat.write(notebook, course / name)  # type: ignore[no-untyped-call]
     settings = tmp_path / "jupyter-settings"
     for name, values in LAB_SETTINGS.items():
         extension, _, file = name.rpartition("/")

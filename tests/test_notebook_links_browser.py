@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import nbformat
 import pytest
 
+from cqrs_kata.dev.course_files import course_files
 from tests.browser import ARTIFACTS, ROOT, Lab
 
 if TYPE_CHECKING:
@@ -22,27 +22,27 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
+COURSE = course_files(ROOT)
 EXERCISE_LINK = re.compile(r"\]\((\.\./exercises/(step\d\d)\.py)\)")
 
 
 def exercise_links() -> list[tuple[str, str, str]]:
     """(notebook, link target, step module) for every markdown link to an exercise."""
     found = []
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
-        notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
-        for cell in notebook.cells:
+    for name in COURSE.notebooks():
+        for cell in COURSE.notebook(name).cells:
             if cell.cell_type == "markdown":
-                found += [(path.name, target, module)
+                found += [(Path(name).name, target, module)
                           for target, module in EXERCISE_LINK.findall(cell.source)]
     return sorted(set(found))
 
 
 def test_every_step_notebook_links_to_its_exercise() -> None:
     linked = {(notebook[:2], module) for notebook, _, module in exercise_links()}
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
-        step = path.name[:2]
-        assert (step, f"step{step}") in linked, f"{path.name} has no link to its exercise"
-        assert (ROOT / "exercises" / f"step{step}.py").is_file()
+    for name in COURSE.notebooks():
+        step = Path(name).name[:2]
+        assert (step, f"step{step}") in linked, f"{name} has no link to its exercise"
+        assert COURSE.text(f"exercises/step{step}.py") is not None
 
 
 def test_exercise_links_open_the_file_in_the_editor(browser: BrowserContext, lab: Lab) -> None:
@@ -74,6 +74,7 @@ def test_exercise_links_open_the_file_in_the_editor(browser: BrowserContext, lab
 
 
 def test_the_exercise_paths_in_links_exist() -> None:
+    assert exercise_links(), "the notebooks link to no exercise at all"
     for notebook, target, _ in exercise_links():
-        assert (ROOT / "notebooks" / target).resolve().is_file(), (notebook, target)
-    assert Path(ROOT / "notebooks").is_dir()
+        exercise = (Path("notebooks") / target).as_posix().replace("notebooks/../", "")
+        assert COURSE.text(exercise) is not None, (notebook, target)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
 from cqrs_kata import cli
+from cqrs_kata.dev.course_files import course_files
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -42,6 +44,13 @@ def test_the_plain_pip_route_runs_what_make_runs() -> None:
         assert command in lines, f"README's pip route lacks `{command}` (from the Makefile)"
 
 
+def test_every_module_the_readme_runs_exists() -> None:
+    modules = {m for line in _shell_lines() for m in re.findall(r"python3? -m ([\w.]+)", line)}
+    assert "cqrs_kata.dev.lint" in modules
+    for module in modules:
+        assert importlib.util.find_spec(module), f"the README runs `-m {module}`: no such module"
+
+
 def test_every_cqrs_kata_command_in_the_readme_exists() -> None:
     subcommands = {a for a in cli._parser()._subparsers._group_actions[0].choices}  # type: ignore[union-attr]
     used = {m for line in _shell_lines() for m in re.findall(r"^cqrs-kata ([\w-]+)", line)}
@@ -51,5 +60,5 @@ def test_every_cqrs_kata_command_in_the_readme_exists() -> None:
 
 
 def test_first_notebook_exists() -> None:
-    assert (ROOT / "notebooks" / "00-how-the-kata-works.ipynb").is_file()
+    assert "notebooks/00-how-the-kata-works.ipynb" in course_files(ROOT).notebooks()
     assert "FIRST_NOTEBOOK := notebooks/00-how-the-kata-works.ipynb" in MAKEFILE

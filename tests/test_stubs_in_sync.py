@@ -1,7 +1,7 @@
 """The committed exercise stubs are exactly what the generator makes from the solutions.
 
-The committed version (git HEAD) is compared, so a learner's own edits in exercises/ never fail
-this test; a maintainer who regenerated the stubs but has not committed yet passes as well.
+The committed version (git's index) is compared, so a learner's own edits in exercises/ never
+fail this test; a maintainer who regenerated the stubs but has not committed yet passes as well.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cqrs_kata.course import Step, all_steps
-from cqrs_kata.dev.committed import committed_text
+from cqrs_kata.dev.course_files import course_files
 from cqrs_kata.stubs import stub_for, write_stubs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,9 +24,10 @@ def test_stub_matches_generator(step: Step) -> None:
     path = f"exercises/{step.module}.py"
     expected = stub_for(step)
     working = (ROOT / path).read_text(encoding="utf-8") if (ROOT / path).is_file() else None
-    committed = committed_text(ROOT, path)
-    if committed is None and not (ROOT / ".git").exists():
+    course = course_files(ROOT)
+    if course.tracked is None:
         pytest.skip("not a git checkout: the shipped stub cannot be told apart from your edits")
+    committed = course.text(path)
     assert expected in (committed, working), (
         f"{path} is not what the generator makes from solutions/{step.module}.py; "
         "run `make stubs` and commit the result"

@@ -1,7 +1,7 @@
 """Regenerate exercises/ from solutions/ (``make stubs``), for maintainers.
 
 A maintainer runs this after changing a solution. The checkout may also be a learner's, so an
-exercise that differs from what git has committed is someone's work: it is saved in
+exercise that differs from what git's index has is someone's work: it is saved in
 exercises/.saved/ before it is replaced, like every other command that replaces one.
 ``--check`` only reports stubs that differ from what would be generated.
 """
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from cqrs_kata.course import all_steps
-from cqrs_kata.dev.committed import committed_text
+from cqrs_kata.dev.course_files import course_files
 from cqrs_kata.files import FileProblem, replace
 from cqrs_kata.paths import course_root
 from cqrs_kata.runner import module_path
@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="only report stubs that differ from what would be generated")
     args = parser.parse_args(argv)
-    root = course_root()
+    committed = course_files(course_root())
     stale = 0
     try:
         for step in all_steps():
@@ -40,9 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                           f"solutions/{step.module}.py")
                 continue
             # What git has is the previous stub: replacing it loses nothing of anyone's.
-            committed = committed_text(root, f"exercises/{step.module}.py") or stub
+            # Outside git nothing tells the previous stub from the learner's edit: save any change.
+            previous = (committed.text(f"exercises/{step.module}.py")
+                        if committed.tracked is not None else None) or stub
             reference = module_path(step, "solutions").read_text(encoding="utf-8")
-            print(replace(path, stub, "build-stubs", stub=committed, reference=reference))
+            print(replace(path, stub, "build-stubs", stub=previous, reference=reference))
     except (StubError, FileProblem, UnicodeDecodeError) as error:
         print(f"build_stubs: {error}", file=sys.stderr)
         return 2

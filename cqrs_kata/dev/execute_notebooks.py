@@ -1,7 +1,9 @@
-"""Re-run every notebook in notebooks/ and save its outputs (``make notebooks``).
+"""Re-run the course's notebooks and save their outputs (``make notebooks``).
 
-They run against a pristine copy of the course, as nbval does in ``make test``, so the saved
-outputs are the ones nbval compares with.
+The course's notebooks are those git tracks (see course_files.py; `git add` a new one first),
+not a learner's copies; their working copies are run and saved, since refreshing them is what a
+maintainer is doing. They run against a pristine copy of the course, as nbval does in
+``make test``, so the saved outputs are the ones nbval compares with.
 """
 
 from __future__ import annotations
@@ -14,16 +16,21 @@ import nbformat
 from nbclient import NotebookClient
 
 from cqrs_kata.dev import use_pristine_course
+from cqrs_kata.dev.course_files import course_files
 from cqrs_kata.paths import course_root
 
 
 def main(names: list[str]) -> int:
-    notebooks = sorted((course_root() / "notebooks").glob("*.ipynb"))
+    root = course_root()
+    notebooks = [root / n for n in course_files(root).notebooks()]
     if names:
         notebooks = [p for p in notebooks if any(n in p.name for n in names)]
     with tempfile.TemporaryDirectory(prefix="cqrs-kata-pristine-") as scratch:
         use_pristine_course(Path(scratch))
         for path in notebooks:
+            if not path.is_file():
+                print(f"skipped {path.name}: not in the working tree")
+                continue
             nb = nbformat.read(path, as_version=4)
             NotebookClient(nb, timeout=600, kernel_name="python3",
                            resources={"metadata": {"path": str(path.parent)}}).execute()
