@@ -1,4 +1,5 @@
-"""The ``cqrs-kata`` command: list, check, hint, catchup, reset, saved, restore, guide."""
+"""The ``cqrs-kata`` command: list, check, hint, catchup, reset, saved, restore, guide,
+contract."""
 
 from __future__ import annotations
 
@@ -54,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("which", help="its number from `cqrs-kata saved`, or its file name")
 
     commands.add_parser("guide", help="for facilitators: time, tasks and usual mistakes per step")
+    contract = commands.add_parser(
+        "contract", help="for reviewers: every rule a step's docstrings state, and its checks")
+    contract.add_argument("step", nargs="?", help="step number, e.g. 03 (default: every step)")
     return parser
 
 
@@ -67,6 +71,7 @@ def _action(args: argparse.Namespace) -> Callable[[], Report]:
         "saved": kata.saved,
         "restore": lambda: kata.restore(args.which),
         "guide": kata.guide,
+        "contract": lambda: kata.contract(args.step),
     }
     return actions[args.command]
 

@@ -35,6 +35,21 @@ class Task:
 
 
 @dataclass(frozen=True)
+class Clause:
+    """Words from the docstring of ``where`` (``Class.method`` or ``function``) in the exercise.
+
+    A *rule* is a promise the learner's code must keep, and is backed by checks; a *note*
+    explains (why, how) and promises nothing a check could test. Every sentence of every
+    docstring the learner implements belongs to exactly one clause, so what is checked and what
+    is not can be read off the course (``cqrs-kata contract``) rather than guessed.
+    """
+
+    where: str
+    text: str
+    rule: bool = True
+
+
+@dataclass(frozen=True)
 class Check:
     """A single check: calls the learner's code and raises ``CheckFailed`` when it is wrong."""
 
@@ -42,6 +57,8 @@ class Check:
     task: int
     name: str
     function: CheckFunction
+    backs: tuple[Clause, ...] = ()
+    """The rules of the contract this check tests."""
 
     @property
     def description(self) -> str:
@@ -64,6 +81,8 @@ class Step:
     usual_mistakes: tuple[str, ...] = ()
     """What facilitators see go wrong most often; shown by ``cqrs-kata guide``."""
     checks: list[Check] = field(default_factory=list)
+    clauses: list[Clause] = field(default_factory=list)
+    """The exercise's contract, sentence by sentence (see :class:`Clause`)."""
 
     @property
     def module(self) -> str:
@@ -77,15 +96,33 @@ class Step:
         known = ", ".join(str(t.number) for t in self.tasks)
         raise UnknownStep(f"step {self.number} has no task {number}; its tasks are {known}.")
 
-    def check(self, task: int) -> Callable[[CheckFunction], CheckFunction]:
-        """Decorator: register a check function under one of this step's tasks."""
+    def rule(self, where: str, text: str) -> Clause:
+        """Register a rule the docstring of ``where`` states; checks say they back it."""
+        clause = Clause(where, text)
+        self.clauses.append(clause)
+        return clause
+
+    def note(self, where: str, *texts: str) -> None:
+        """Register docstring sentences of ``where`` that explain and promise nothing testable."""
+        self.clauses.extend(Clause(where, text, rule=False) for text in texts)
+
+    def check(self, task: int, backs: tuple[Clause, ...] = ()
+              ) -> Callable[[CheckFunction], CheckFunction]:
+        """Decorator: register a check function under one of this step's tasks, with the rules
+        of the contract it tests."""
         self.task(task)  # fail at import time on a typo, not when a learner runs it
+        unknown = [c for c in backs if c not in self.clauses or not c.rule]
+        if unknown:
+            raise ValueError(f"step {self.number}: {unknown} are not rules of this step")
 
         def register(function: CheckFunction) -> CheckFunction:
-            self.checks.append(Check(self.number, task, function.__name__, function))
+            self.checks.append(Check(self.number, task, function.__name__, function, backs))
             return function
 
         return register
+
+    def checks_backing(self, clause: Clause) -> list[Check]:
+        return [c for c in self.checks if clause in c.backs]
 
     def checks_for(self, task: int) -> list[Check]:
         return [c for c in self.checks if c.task == task]

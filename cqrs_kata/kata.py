@@ -211,5 +211,13 @@ def guide() -> Report:
     return text_report("\n".join(lines))
 
 
-__all__ = ["CourseNotFound", "FileProblem", "catchup", "check", "guide", "hint", "progress",
-           "reset", "restore", "results", "saved"]
+def contract(step: str | int | None = None) -> Report:
+    """For reviewers: each step's contract, rule by rule, with the checks that back each."""
+    from cqrs_kata.contract import contract_lines
+
+    steps = [get_step(step)] if step is not None else list(all_steps())
+    return text_report("\n\n".join("\n".join(contract_lines(s)) for s in steps))
+
+
+__all__ = ["CourseNotFound", "FileProblem", "catchup", "check", "contract", "guide", "hint",
+           "progress", "reset", "restore", "results", "saved"]

@@ -17,6 +17,18 @@ MAX_NAME_LENGTH = 100
 """Longest tenant or status name accepted; anything longer is a bug upstream, not a name."""
 
 
+def whole_number(what: str, value: object) -> int:
+    """``value`` if it is an ``int`` >= 0; else ``TypeError`` (not an int: ``True``, ``2.0`` and
+    ``"2"`` are not) or ``ValueError`` (negative), naming ``what``. One rule for every count,
+    position and limit in the course."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be a whole number (an int), got {type(value).__name__} "
+                        f"{value!r:.40}")
+    if value < 0:
+        raise ValueError(f"{what} must be 0 or more, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Run:
     """One recorded run: a fact. Frozen, because history is never edited."""
@@ -34,6 +46,10 @@ class RunsWrite(Protocol):
 
     def all(self) -> list[Run]:
         """Every run ever added, oldest first, as a list the caller may change freely."""
+        ...
+
+    def since(self, position: int, limit: int | None = None) -> list[Run]:
+        """The runs after ``position`` (1-based), oldest first, at most ``limit`` of them."""
         ...
 
 
@@ -60,7 +76,11 @@ class MemoryWrite(RunsWrite):
     data: list[Run] = field(default_factory=list)
 
     def add(self, r: Run) -> None:
-        """Append ``r`` to ``self.data``. Never change or remove what is already there."""
+        """Append ``r`` to ``self.data``. Never change or remove what is already there.
+
+        ``r`` must be a ``Run``; anything else (a tuple, a dict, None) raises ``TypeError`` and
+        adds nothing, so the log never holds what a rebuild could not read.
+        """
         raise NotImplementedError(
             "MemoryWrite.add is not written yet: step 02, task 1 "
             "(`cqrs-kata hint 02 1` gives a hint)"
@@ -77,6 +97,17 @@ class MemoryWrite(RunsWrite):
             "MemoryWrite.all is not written yet: step 02, task 1 "
             "(`cqrs-kata hint 02 1` gives a hint)"
         )
+
+    def since(self, position: int, limit: int | None = None) -> list[Run]:
+        """The runs after ``position``: those at positions ``position + 1`` on (1-based), oldest
+        first, at most ``limit`` of them, as a new list; ``[]`` past the end of the log.
+
+        A projector reads only what it has not applied yet, without copying the whole log.
+        """
+        whole_number("position", position)
+        if limit is None:
+            return self.data[position:]
+        return self.data[position:position + whole_number("limit", limit)]
 
 
 @dataclass
@@ -115,9 +146,11 @@ def validate_name(what: str, value: object) -> str:
     """Return ``value`` if it is a usable tenant or status name, else raise a clear error.
 
     ``what`` is ``"tenant"`` or ``"status"``, for the message. A usable name is a ``str`` that is
-    not empty, not only white space, and at most ``MAX_NAME_LENGTH`` characters long.
+    not empty, not only white space, at most ``MAX_NAME_LENGTH`` characters long, and printable
+    (``value.isprintable()``: no newline, tab, other control character or lone surrogate, which
+    would break every table and file the name is shown in).
     Raise ``TypeError`` when ``value`` is not a ``str`` and ``ValueError`` otherwise; the
-    message names ``what``, shows what was given, and says what to pass instead.
+    message names ``what`` and shows what was given.
     """
     raise NotImplementedError(
         "validate_name is not written yet: step 02, task 3 "

@@ -14,6 +14,18 @@ MAX_NAME_LENGTH = 100
 """Longest tenant or status name accepted; anything longer is a bug upstream, not a name."""
 
 
+def whole_number(what: str, value: object) -> int:
+    """``value`` if it is an ``int`` >= 0; else ``TypeError`` (not an int: ``True``, ``2.0`` and
+    ``"2"`` are not) or ``ValueError`` (negative), naming ``what``. One rule for every count,
+    position and limit in the course."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be a whole number (an int), got {type(value).__name__} "
+                        f"{value!r:.40}")
+    if value < 0:
+        raise ValueError(f"{what} must be 0 or more, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Run:
     """One recorded run: a fact. Frozen, because history is never edited."""
@@ -31,6 +43,10 @@ class RunsWrite(Protocol):
 
     def all(self) -> list[Run]:
         """Every run ever added, oldest first, as a list the caller may change freely."""
+        ...
+
+    def since(self, position: int, limit: int | None = None) -> list[Run]:
+        """The runs after ``position`` (1-based), oldest first, at most ``limit`` of them."""
         ...
 
 
@@ -57,8 +73,15 @@ class MemoryWrite(RunsWrite):
     data: list[Run] = field(default_factory=list)
 
     def add(self, r: Run) -> None:
-        """Append ``r`` to ``self.data``. Never change or remove what is already there."""
+        """Append ``r`` to ``self.data``. Never change or remove what is already there.
+
+        ``r`` must be a ``Run``; anything else (a tuple, a dict, None) raises ``TypeError`` and
+        adds nothing, so the log never holds what a rebuild could not read.
+        """
         # BEGIN SOLUTION
+        if not isinstance(r, Run):
+            raise TypeError(f"add() takes a Run, got {type(r).__name__} {r!r:.60}; "
+                            "pass Run(tenant, status)")
         self.data.append(r)
         # END SOLUTION
 
@@ -72,6 +95,17 @@ class MemoryWrite(RunsWrite):
         # BEGIN SOLUTION
         return list(self.data)
         # END SOLUTION
+
+    def since(self, position: int, limit: int | None = None) -> list[Run]:
+        """The runs after ``position``: those at positions ``position + 1`` on (1-based), oldest
+        first, at most ``limit`` of them, as a new list; ``[]`` past the end of the log.
+
+        A projector reads only what it has not applied yet, without copying the whole log.
+        """
+        whole_number("position", position)
+        if limit is None:
+            return self.data[position:]
+        return self.data[position:position + whole_number("limit", limit)]
 
 
 @dataclass
@@ -108,9 +142,11 @@ def validate_name(what: str, value: object) -> str:
     """Return ``value`` if it is a usable tenant or status name, else raise a clear error.
 
     ``what`` is ``"tenant"`` or ``"status"``, for the message. A usable name is a ``str`` that is
-    not empty, not only white space, and at most ``MAX_NAME_LENGTH`` characters long.
+    not empty, not only white space, at most ``MAX_NAME_LENGTH`` characters long, and printable
+    (``value.isprintable()``: no newline, tab, other control character or lone surrogate, which
+    would break every table and file the name is shown in).
     Raise ``TypeError`` when ``value`` is not a ``str`` and ``ValueError`` otherwise; the
-    message names ``what``, shows what was given, and says what to pass instead.
+    message names ``what`` and shows what was given.
     """
     # BEGIN SOLUTION
     if not isinstance(value, str):
@@ -123,6 +159,10 @@ def validate_name(what: str, value: object) -> str:
         raise ValueError(f"{what} is {len(value)} characters long, more than the "
                          f"{MAX_NAME_LENGTH} allowed (it starts {value[:20]!r}); "
                          f"pass a short {what} name")
+    if not value.isprintable():
+        raise ValueError(f"{what} {value!r:.60} holds a character that cannot be shown "
+                         "(a newline, tab, control character or lone surrogate); pass plain "
+                         "text")
     return value
     # END SOLUTION
 

@@ -90,14 +90,67 @@ STEP = Step(
     ),
 )
 
+# The contract: every sentence of the docstrings the learner implements -----------------------
+
+W, R = "MemoryWrite", "MemoryRead"
+GROWS = STEP.rule(W, "The write store, in memory: a list that only ever grows.")
+ADD = STEP.rule(f"{W}.add", "Append ``r`` to ``self.data``.")
+NEVER_EDITED = STEP.rule(f"{W}.add", "Never change or remove what is already there.")
+ONLY_RUNS = STEP.rule(f"{W}.add", "``r`` must be a ``Run``; anything else (a tuple, a dict, "
+                      "None) raises ``TypeError`` and adds nothing, so the log never holds what "
+                      "a rebuild could not read.")
+ALL_IN_ORDER = STEP.rule(f"{W}.all", "Return every run, oldest first, as a new list.")
+ALL_COPY = STEP.rule(f"{W}.all", "A caller that appends to or clears the returned list must "
+                     "not change the store: hand out a copy, never ``self.data`` itself.")
+STEP.note(f"{W}.all", "(The runs inside are frozen, so a shallow copy is enough to keep history "
+          "safe.)")
+COUNTS = STEP.rule(R, "The view, in memory: ``counts[tenant][status]`` is how many such runs "
+                   "there are.")
+INC = STEP.rule(f"{R}.inc", "Add one to ``counts[tenant][status]``, creating the tenant and "
+                "status as needed.")
+SUMMARY = STEP.rule(f"{R}.summary", "Return ``{status: count}`` for ``tenant``; ``{}`` for a "
+                    "tenant with no runs.")
+SUMMARY_COPY = STEP.rule(f"{R}.summary", "Return a copy: a caller that changes the result must "
+                         "not change the view.")
+LOOKUP_ADDS_NOTHING = STEP.rule(f"{R}.summary", "Looking up an unknown tenant must not add it "
+                                "to ``counts`` either.")
+RESET = STEP.rule(f"{R}.reset", "Forget all counts, so that a rebuild starts from nothing.")
+VALID_RETURNED = STEP.rule("validate_name", "Return ``value`` if it is a usable tenant or "
+                           "status name, else raise a clear error.")
+STEP.note("validate_name", "``what`` is ``\"tenant\"`` or ``\"status\"``, for the message.")
+USABLE = STEP.rule("validate_name", "A usable name is a ``str`` that is not empty, not only "
+                   "white space, at most ``MAX_NAME_LENGTH`` characters long, and printable "
+                   "(``value.isprintable()``: no newline, tab, other control character or lone "
+                   "surrogate, which would break every table and file the name is shown in).")
+ERRORS = STEP.rule("validate_name", "Raise ``TypeError`` when ``value`` is not a ``str`` and "
+                   "``ValueError`` otherwise; the message names ``what`` and shows what was "
+                   "given.")
+STEP.note("RunService", "The application service: the one place that writes, and keeps the "
+          "view in step.")
+RECORD = STEP.rule("RunService.record", "Record one run: store it as truth, then count it in "
+                   "the view.")
+VALIDATE_FIRST = STEP.rule("RunService.record", "Validate both names with ``validate_name`` "
+                           "before touching either store, so that bad input raises and leaves "
+                           "the write store and the view exactly as they were.")
+REBUILD = STEP.rule("RunService.rebuild_read_model", "Throw the view away and recompute it from "
+                    "the write store's history.")
+REBUILD_EQUALS = STEP.rule("RunService.rebuild_read_model", "Afterwards every count equals what "
+                           "``self.write.all()`` says, however wrong the view was before; "
+                           "rebuilding again changes nothing.")
+
 BAD_NAMES: tuple[tuple[Any, type[Exception]], ...] = (
     ("", ValueError),
     ("   ", ValueError),
     ("x" * 101, ValueError),
     ("x" * 10_000, ValueError),
+    ("two\nlines", ValueError),
+    ("tab\there", ValueError),
+    ("\ud800", ValueError),
+    ("nul\x00", ValueError),
     (None, TypeError),
     (42, TypeError),
     (b"ok", TypeError),
+    (["t1"], TypeError),
 )
 
 
@@ -117,7 +170,7 @@ def service(impl: ModuleType) -> Any:
 # Task 1 ------------------------------------------------------------------------------------
 
 
-@STEP.check(task=1)
+@STEP.check(task=1, backs=(GROWS, ADD, ALL_IN_ORDER))
 def all_returns_runs_in_order(impl: ModuleType) -> None:
     """all() returns every added run, oldest first"""
     w = impl.MemoryWrite()
@@ -129,7 +182,7 @@ def all_returns_runs_in_order(impl: ModuleType) -> None:
                  "the write store is a log: everything added, in the order it was added")
 
 
-@STEP.check(task=1)
+@STEP.check(task=1, backs=(ALL_COPY, NEVER_EDITED))
 def all_returns_a_copy(impl: ModuleType) -> None:
     """changing the list all() returned does not change the store"""
     w = impl.MemoryWrite()
@@ -143,7 +196,7 @@ def all_returns_a_copy(impl: ModuleType) -> None:
                  [impl.Run("t1", "ok")], "history is append-only; no caller may erase it")
 
 
-@STEP.check(task=1)
+@STEP.check(task=1, backs=(NEVER_EDITED,))
 def history_cannot_be_edited(impl: ModuleType) -> None:
     """a stored run cannot be changed through all()"""
     w = impl.MemoryWrite()
@@ -155,10 +208,22 @@ def history_cannot_be_edited(impl: ModuleType) -> None:
     expect_equal("all() after trying to edit a run", w.all(), [impl.Run("t1", "ok")])
 
 
+@STEP.check(task=1, backs=(ONLY_RUNS,))
+def add_refuses_what_is_not_a_run(impl: ModuleType) -> None:
+    """add() refuses anything that is not a Run and adds nothing"""
+    w = impl.MemoryWrite()
+    w.add(impl.Run("t1", "ok"))
+    for bad in (None, ("t2", "ok"), {"tenant": "t2", "status": "ok"}, "t2 ok"):
+        expect_raises(f"add({show(bad)})", partial(w.add, bad), (TypeError,),
+                      "the log holds Runs only; a rebuild reads every entry as one")
+        expect_equal(f"all() after add({show(bad)})", w.all(), [impl.Run("t1", "ok")],
+                     "a refused entry must not reach the log")
+
+
 # Task 2 ------------------------------------------------------------------------------------
 
 
-@STEP.check(task=2)
+@STEP.check(task=2, backs=(COUNTS, INC, SUMMARY))
 def counts_per_tenant_and_status(impl: ModuleType) -> None:
     """summary() counts each status of a tenant"""
     r = impl.MemoryRead()
@@ -168,7 +233,7 @@ def counts_per_tenant_and_status(impl: ModuleType) -> None:
                  {"ok": 2, "fail": 1}, "two ok runs and one failed run were counted")
 
 
-@STEP.check(task=2)
+@STEP.check(task=2, backs=(SUMMARY, LOOKUP_ADDS_NOTHING))
 def unknown_tenant_is_empty(impl: ModuleType) -> None:
     """an unknown tenant's summary is {} and does not add the tenant"""
     r = impl.MemoryRead()
@@ -180,7 +245,7 @@ def unknown_tenant_is_empty(impl: ModuleType) -> None:
              "no 'nobody' key in counts", "reading must not write: use .get, not setdefault")
 
 
-@STEP.check(task=2)
+@STEP.check(task=2, backs=(SUMMARY_COPY,))
 def summary_returns_a_copy(impl: ModuleType) -> None:
     """changing a summary does not change the view"""
     r = impl.MemoryRead()
@@ -192,7 +257,7 @@ def summary_returns_a_copy(impl: ModuleType) -> None:
                  {"ok": 1}, "summary must return a copy, not the view's own dict")
 
 
-@STEP.check(task=2)
+@STEP.check(task=2, backs=(COUNTS, SUMMARY))
 def tenants_are_isolated(impl: ModuleType) -> None:
     """tenants never see each other's counts"""
     r = impl.MemoryRead()
@@ -204,7 +269,7 @@ def tenants_are_isolated(impl: ModuleType) -> None:
     expect_equal('summary("globex")', r.summary("globex"), {"fail": 2})
 
 
-@STEP.check(task=2)
+@STEP.check(task=2, backs=(RESET,))
 def reset_forgets_everything(impl: ModuleType) -> None:
     """reset() empties the view"""
     r = impl.MemoryRead()
@@ -219,7 +284,7 @@ def reset_forgets_everything(impl: ModuleType) -> None:
 # Task 3 ------------------------------------------------------------------------------------
 
 
-@STEP.check(task=3)
+@STEP.check(task=3, backs=(VALID_RETURNED, USABLE))
 def accepts_sensible_names(impl: ModuleType) -> None:
     """validate_name() returns good names unchanged"""
     for value in ["acme", "ok", "t", "x" * impl.MAX_NAME_LENGTH, "team blue"]:
@@ -227,7 +292,7 @@ def accepts_sensible_names(impl: ModuleType) -> None:
                      value, "a non-empty str of at most MAX_NAME_LENGTH characters is fine")
 
 
-@STEP.check(task=3)
+@STEP.check(task=3, backs=(VALID_RETURNED, USABLE, ERRORS))
 def rejects_bad_names(impl: ModuleType) -> None:
     """validate_name() rejects non-strings, blanks and absurdly long names"""
     for value, error in BAD_NAMES:
@@ -237,12 +302,17 @@ def rejects_bad_names(impl: ModuleType) -> None:
         if "status" not in str(raised):
             fail(f'validate_name("status", {show(value)})', f"the message {str(raised)!r}",
                  "a message that names 'status'", "the caller needs to know which name was bad")
+        given = repr(value)[:15]
+        if given not in str(raised):
+            fail(f'validate_name("status", {show(value)})', f"the message {str(raised)!r}",
+                 f"a message that shows what was given ({given}…)",
+                 "the caller sees which value was refused, not just that one was")
 
 
 # Task 4 ------------------------------------------------------------------------------------
 
 
-@STEP.check(task=4)
+@STEP.check(task=4, backs=(RECORD,))
 def record_updates_truth_and_view(impl: ModuleType) -> None:
     """record() appends to the write store and counts in the view"""
     svc = service(impl)
@@ -257,7 +327,7 @@ def record_updates_truth_and_view(impl: ModuleType) -> None:
                  {"ok": 2, "fail": 1}, "record() keeps the view in step with the truth")
 
 
-@STEP.check(task=4)
+@STEP.check(task=4, backs=(VALIDATE_FIRST,))
 def bad_input_changes_nothing(impl: ModuleType) -> None:
     """record() with a bad name raises and changes neither store"""
     svc = service(impl)
@@ -273,6 +343,27 @@ def bad_input_changes_nothing(impl: ModuleType) -> None:
                          "validate before touching either store, so nothing is half-written")
 
 
+class _FullDisk:
+    """A write store that cannot store anything: its add() fails."""
+
+    def add(self, r: object) -> None:
+        raise OSError("the disk is full")
+
+    def all(self) -> list[object]:
+        return []
+
+
+@STEP.check(task=4, backs=(RECORD,))
+def record_counts_only_what_was_stored(impl: ModuleType) -> None:
+    """record() counts a run in the view only after the write store took it"""
+    svc = impl.RunService(_FullDisk(), impl.MemoryRead())
+    expect_raises('record("t1", "ok") when write.add() fails', partial(svc.record, "t1", "ok"),
+                  (OSError,), "the write store's error reaches the caller")
+    expect_equal('read.counts after record("t1", "ok") failed to store the run', svc.read.counts,
+                 {}, "store it as truth first, then count it: the view must never count a run "
+                 "the truth does not have")
+
+
 # Task 5 ------------------------------------------------------------------------------------
 
 
@@ -284,7 +375,7 @@ def _recorded_service(impl: ModuleType) -> Any:
     return svc
 
 
-@STEP.check(task=5)
+@STEP.check(task=5, backs=(REBUILD, REBUILD_EQUALS))
 def rebuild_restores_a_corrupted_view(impl: ModuleType) -> None:
     """rebuild_read_model() repairs a view that went wrong"""
     svc = _recorded_service(impl)
@@ -298,7 +389,7 @@ def rebuild_restores_a_corrupted_view(impl: ModuleType) -> None:
                      "after a rebuild the view says exactly what write.all() says")
 
 
-@STEP.check(task=5)
+@STEP.check(task=5, backs=(REBUILD_EQUALS,))
 def rebuild_twice_gives_the_same_counts(impl: ModuleType) -> None:
     """rebuilding twice gives the same counts as rebuilding once"""
     svc = _recorded_service(impl)
@@ -309,7 +400,7 @@ def rebuild_twice_gives_the_same_counts(impl: ModuleType) -> None:
                  "a rebuild must start from an empty view (reset), or it adds everything again")
 
 
-@STEP.check(task=5)
+@STEP.check(task=5, backs=(REBUILD,))
 def rebuild_leaves_history_alone(impl: ModuleType) -> None:
     """rebuild_read_model() never changes the write store"""
     svc = _recorded_service(impl)

@@ -1,0 +1,54 @@
+"""Every sentence of every docstring a learner implements is a rule backed by checks, or a note
+that explains; `cqrs-kata contract` shows the table."""
+
+from __future__ import annotations
+
+import pytest
+
+from cqrs_kata import cli
+from cqrs_kata.contract import contract, problems
+from cqrs_kata.course import Step, all_steps
+
+STEPS = [pytest.param(s, id=f"step{s.number}") for s in all_steps()]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_the_contract_table_is_whole(step: Step) -> None:
+    assert contract(step), f"step {step.number} has no docstring sentences to check"
+    assert problems(step) == []
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_every_rule_is_in_the_learners_stub_too(step: Step) -> None:
+    """The stub is generated from the solution; the contract it shows must be the same."""
+    from cqrs_kata.runner import module_path
+    from cqrs_kata.stubs import stub_for
+
+    assert module_path(step, "solutions").is_file()
+    stub_rules = {(s.where, s.text) for s in contract(step)}
+    from cqrs_kata.contract import docstrings, sentences
+
+    docs = docstrings(stub_for(step))
+    for where, text in stub_rules:
+        assert text in sentences(docs.get(where, "")), (where, text)
+
+
+def test_a_sentence_nobody_placed_is_reported(tmp_path: pytest.TempPathFactory) -> None:
+    step = next(s for s in all_steps() if s.number == "00")
+    source = '''def tally(statuses):
+    """Count how often each status occurs. Also sing a song."""
+'''
+    path = tmp_path / "step00.py"  # type: ignore[operator]
+    path.write_text(source)
+    found = problems(step, path)
+    assert "tally: no rule or note holds 'Also sing a song.'" in found
+    assert any("the docstring does not say" in p for p in found)
+
+
+def test_contract_command_prints_rules_and_checks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["contract", "02"]) == 0
+    out = capsys.readouterr().out
+    assert "✓ Validate both names with ``validate_name`` before touching either store" in out
+    assert "task 4: bad_input_changes_nothing" in out
+    assert "[explains; nothing to check]" in out
+    assert out.rstrip().endswith("checks.")
