@@ -98,6 +98,25 @@ class Drain:
 
 
 @dataclass(frozen=True)
+class Jumbled:
+    """Deliver the next events as one batch with repeats mixed in: before the new event at each
+    slot, copies of events below it (old ones, or new ones earlier in the batch); then ack."""
+
+    max_events: int | None
+    repeats: tuple[tuple[int, int], ...]
+    """(slot, back): before new event number ``slot`` (mod the batch), the event ``back`` + 1
+    positions below it (mod the positions below it)."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Deliver a batch the projector must refuse, changing nothing: the next two events in the
+    wrong order (a gap), or the next events as a generator (not a list)."""
+
+    kind: str
+
+
+@dataclass(frozen=True)
 class Duplicate:
     """Deliver the last batch again: its acknowledgement got lost on the way back."""
 
@@ -128,9 +147,11 @@ class Rebuild:
     during: tuple[tuple[str, str], ...]
 
 
-Operation = Record | Drain | Duplicate | Replay | Late | Crash | Rebuild
+Operation = Record | Drain | Jumbled | Refused | Duplicate | Replay | Late | Crash | Rebuild
 
-ALL_OPERATIONS = ("record", "drain", "duplicate", "replay", "late", "crash", "rebuild")
+# In order of how plainly a failure reads: Hypothesis shrinks towards the earlier ones.
+ALL_OPERATIONS = ("record", "drain", "duplicate", "replay", "late", "crash", "rebuild",
+                  "jumbled", "refused")
 DELIVERY_OPERATIONS = tuple(n for n in ALL_OPERATIONS if n != "rebuild")
 
 _WHY: dict[str, str] = {
@@ -139,6 +160,11 @@ _WHY: dict[str, str] = {
              "moves to the last one.",
     "redelivered": "Events delivered before but never acknowledged come again: they are at "
                    "or below the checkpoint, so skip them and count nothing.",
+    "jumbled": "Take a batch in its order: an event is new only when it is the next position "
+               "after the last one applied (this batch's earlier events included); every "
+               "repeat, old or from this very batch, counts nothing.",
+    "refused": "A batch that is not a list or tuple, or that leaves a gap, raises TypeError or "
+               "ValueError before anything changes.",
     "duplicate": "A redelivered batch is at or below the checkpoint: skip it, count nothing.",
     "replay": "A replay from position 1 brings only events at or below the checkpoint: skip "
               "them, count nothing.",
@@ -219,13 +245,16 @@ class _World:
 
     # -- what a reader sees --------------------------------------------------------------
 
-    def look(self, when: str) -> None:
-        """Check everything a reader could see now; raise HarnessFailure if anything is off."""
+    def history_intact(self, when: str) -> None:
         if self.write.all() != self.runs:
             raise self.fail(f"write.all() {when} is {self.write.all()!r}",
                             f"{self.runs!r}, the runs recorded",
                             "Recorded history never changes: a projector reads write.all() "
                             "and never edits the log.")
+
+    def look(self, when: str) -> None:
+        """Check everything a reader could see now; raise HarnessFailure if anything is off."""
+        self.history_intact(when)
         checkpoint = self.projector.checkpoint
         if type(checkpoint) is not int or not 0 <= checkpoint <= len(self.runs):
             raise self.fail(f"the view's checkpoint {when} is {checkpoint!r}",
@@ -291,6 +320,10 @@ class _World:
             batch = self.pending(op.max_events)
             if batch:
                 self.deliver_pending(batch, "deliver", " as one batch, acknowledged")
+        elif isinstance(op, Jumbled):
+            self.jumbled(op)
+        elif isinstance(op, Refused):
+            self.refused(op)
         elif isinstance(op, Crash):
             batch = self.pending(op.max_events)
             said = f"deliver {_span(batch)}, the view updates, then " if batch else ""
@@ -318,6 +351,51 @@ class _World:
         else:
             self.rebuild(op)
 
+    def jumbled(self, op: Jumbled) -> None:
+        new = self.pending(op.max_events)
+        if not new:
+            return
+        before: dict[int, list[Event]] = {}
+        for slot, back in op.repeats:
+            at = new[slot % len(new)]
+            if at.position > 1:
+                below = self.published[(at.position - 2 - back) % (at.position - 1)]
+                before.setdefault(slot % len(new), []).append(below)
+        batch = [e for i, event in enumerate(new) for e in (*before.get(i, ()), event)]
+        batch += [new[back % len(new)] for _, back in op.repeats[:1]]  # and one at the end
+        shown = [e.position for e in batch]
+        self.step("jumbled", f"deliver positions {shown} as one batch ({_span(new).lower()} "
+                  "new, the rest repeats), acknowledged")
+        self.deliver(batch)
+        self.acked += len(new)
+        self.last_batch = batch
+
+    def refused(self, op: Refused) -> None:
+        new = self.pending(2)
+        if op.kind == "gap" and len(new) == 2:
+            batch: Any = [new[1], new[0]]
+            said = f"deliver positions {[e.position for e in batch]} (out of order: a gap)"
+        elif op.kind == "generator" and new:
+            batch = (e for e in new)
+            said = f"deliver {_span(new).lower()} as a generator, not a list"
+        else:
+            return
+        errors = (TypeError, ValueError)
+        self.step("refused", said)
+        try:
+            self.projector.deliver(batch)
+        except errors:
+            return
+        except NotImplementedError:
+            raise
+        except Exception as error:
+            raise self.fail(f"it raised {type(error).__name__}: {error}",
+                            " or ".join(e.__name__ for e in errors),
+                            self.because("Say what kind of batch was wrong.")) from None
+        raise self.fail("deliver() accepted it", "it to raise "
+                        + " or ".join(e.__name__ for e in errors) + ", changing nothing",
+                        self.because("Refuse it whole."))
+
     def rebuild(self, op: Rebuild) -> None:
         total = len(self.runs)
         said = "rebuild the view"
@@ -331,6 +409,7 @@ class _World:
         progress: list[tuple[int, int]] = []
 
         def on_progress(done: int, of: int) -> None:
+            self.history_intact(f"while the rebuild runs (progress {done}/{of})")
             if not progress:
                 for tenant, status in op.during:
                     self.record(tenant, status)
@@ -407,6 +486,10 @@ def _strategy(names: Sequence[str]) -> st.SearchStrategy[list[Operation]]:
     options: dict[str, st.SearchStrategy[Operation]] = {
         "record": st.builds(Record, tenant, status),
         "drain": st.builds(Drain, batch),
+        "jumbled": st.builds(Jumbled, batch, st.lists(st.tuples(st.integers(0, 3),
+                                                                 st.integers(0, 5)),
+                                                       min_size=1, max_size=4).map(tuple)),
+        "refused": st.builds(Refused, st.sampled_from(("gap", "generator"))),
         "duplicate": st.just(Duplicate()),
         "replay": st.just(Replay()),
         "late": st.builds(Late, st.integers(0, 4)),
@@ -442,6 +525,13 @@ def attack(subject: Subject, operations: Sequence[str] = ALL_OPERATIONS,
     if unknown or not operations:
         raise ValueError(f"unknown operations {unknown}; choose from {list(ALL_OPERATIONS)}"
                          if unknown else "attack() needs at least one operation")
+    search(_strategy(operations), lambda ops: play(subject, ops), max_examples)
+
+
+def search(strategy: st.SearchStrategy[Any], play_one: Callable[[Any], None],
+           max_examples: int | None = None) -> None:
+    """Play up to ``max_examples`` generated examples; raise the shrunk HarnessFailure if one
+    fails. ``NotImplementedError`` (unwritten code) stops the search and is raised as is."""
     count = examples_wanted() if max_examples is None else max_examples
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"max_examples must be a whole number >= 1, got {count!r}")
@@ -454,18 +544,18 @@ def attack(subject: Subject, operations: Sequence[str] = ALL_OPERATIONS,
     @settings(max_examples=count, derandomize=True, database=None, deadline=None,
               report_multiple_bugs=False, suppress_health_check=list(HealthCheck),
               phases=(Phase.explicit, Phase.generate, Phase.shrink), verbosity=Verbosity.quiet)
-    @given(_strategy(operations))
-    def sequences(ops: list[Operation]) -> None:
+    @given(strategy)
+    def examples(example: Any) -> None:
         if stopped:
             return
         try:
-            play(subject, ops)
+            play_one(example)
         except NotImplementedError as stop:
             stopped.append(stop)  # unwritten code: not a counterexample
 
     found: HarnessFailure | None = None
     try:
-        sequences()
+        examples()
     except HarnessFailure as failure:
         found = failure
     if stopped:

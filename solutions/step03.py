@@ -14,11 +14,19 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from solutions.step02 import MemoryRead, MemoryWrite, Run, RunsRead, RunsWrite, validate_name
+from solutions.step02 import (
+    MemoryRead,
+    MemoryWrite,
+    Run,
+    RunsRead,
+    RunsWrite,
+    validate_name,
+    whole_number,
+)
 
 __all__ = [
     "Clock", "Event", "Lag", "MemoryRead", "MemoryWrite", "NotCaughtUp", "QueuedRunService",
-    "Run", "RunsRead", "RunsWrite", "validate_name",
+    "Run", "RunsRead", "RunsWrite", "validate_name", "whole_number",
 ]
 
 Clock = Callable[[], float]
@@ -53,11 +61,12 @@ class NotCaughtUp(TimeoutError):
 class QueuedRunService:
     """``record`` writes the truth and enqueues an event; ``drain`` brings the view up to date.
 
-    One lock guards the queue and the view together, so a projector thread may drain while
-    another thread records, and no event is ever applied twice or lost. That lock is
-    ``self._changed``, a ``threading.Condition``: hold it (``with self._changed:``) while
-    touching the queue, the counters or the view, and call ``self._changed.notify_all()``
-    whenever ``applied`` moves, so that readers in ``wait_for`` wake up.
+    One lock guards the write log, the queue and the view together, so a projector thread may
+    drain while another thread records, and no event is ever applied twice or lost. That lock
+    is ``self._changed``, a ``threading.Condition``: hold it (``with self._changed:``) while
+    touching the write log, the queue, the counters or the view, and call
+    ``self._changed.notify_all()`` whenever ``applied`` moves, so that readers in ``wait_for``
+    wake up.
     """
 
     write: RunsWrite
@@ -81,15 +90,19 @@ class QueuedRunService:
     def record(self, tenant: str, status: str) -> int:
         """Store the run as truth and enqueue its event; return the run's position.
 
-        Validate first (``validate_name``), so bad input changes nothing. Do not touch the
-        view: that is ``drain``'s job now.
+        The position is the run's place in the write log, counting from 1; the event carries
+        it, the tenant, the status and ``self.clock()`` at the time of recording. Validate
+        first (``validate_name``) and read the clock before changing anything, so that bad
+        input or a failing clock raises and changes nothing. Do not touch the view: that is
+        ``drain``'s job now.
         """
         # BEGIN SOLUTION
         run = Run(validate_name("tenant", tenant), validate_name("status", status))
         with self._changed:
+            now = self.clock()  # before any change: a clock that fails leaves nothing half-done
             self.write.add(run)
             self.written += 1
-            self.queue.append(Event(self.written, run.tenant, run.status, self.clock()))
+            self.queue.append(Event(self.written, run.tenant, run.status, now))
             return self.written
         # END SOLUTION
 
@@ -97,18 +110,13 @@ class QueuedRunService:
         """Apply queued events to the view, oldest first; return how many were applied.
 
         With ``max_events`` apply at most that many. ``max_events`` must be None or an int
-        >= 0: anything else raises (TypeError or ValueError) and applies nothing. Keep
-        ``applied`` at the position of the last applied event, and notify waiting readers.
+        >= 0 (not a bool): anything else raises (TypeError or ValueError, naming
+        ``max_events``) and applies nothing. Keep ``applied`` at the position of the last
+        applied event, and notify waiting readers.
         """
         # BEGIN SOLUTION
         if max_events is not None:
-            if isinstance(max_events, bool) or not isinstance(max_events, int):
-                raise TypeError(f"max_events must be an int or None, got "
-                                f"{type(max_events).__name__} {max_events!r:.40}; pass a "
-                                "whole number such as 10, or None to drain everything")
-            if max_events < 0:
-                raise ValueError(f"max_events must be 0 or more, got {max_events}; "
-                                 "pass None to drain everything")
+            whole_number("max_events (None drains everything)", max_events)
         with self._changed:
             queue, inc = self.queue, self.read.inc
             count = len(queue) if max_events is None else min(max_events, len(queue))
@@ -122,7 +130,11 @@ class QueuedRunService:
         # END SOLUTION
 
     def lag(self) -> Lag:
-        """How many events wait to be applied, and the age of the oldest (by ``clock``)."""
+        """How many events wait to be applied, and the age of the oldest (by ``clock``).
+
+        ``Lag(0, 0.0)`` when nothing waits, however long ago the last run was recorded.
+        Looking changes nothing.
+        """
         # BEGIN SOLUTION
         with self._changed:
             if not self.queue:
@@ -134,26 +146,28 @@ class QueuedRunService:
         """Read-your-writes: return once the view has applied ``position``.
 
         Return at once when it already has. Otherwise wait (someone else drains) for at most
-        ``timeout`` seconds, then raise ``NotCaughtUp`` saying where the view got to.
-        Bad input raises at once and waits for nothing: ``position`` must be an int that was
-        written already (0 <= position <= ``written``), else waiting could never succeed;
-        ``timeout`` must be a number of seconds >= 0.
+        ``timeout`` seconds, waking at every drain and waiting again until ``position`` is
+        applied; then raise ``NotCaughtUp`` saying where the view got to and what was wanted.
+        Bad input raises at once and waits for nothing: ``position`` must be an int (not a
+        bool) that was written already (0 <= position <= ``written``), else waiting could never
+        succeed; ``timeout`` must be a number of seconds >= 0 (not a bool; ``float("inf")``
+        waits as long as it takes). Waiting changes nothing.
         """
         # BEGIN SOLUTION
-        if isinstance(position, bool) or not isinstance(position, int):
-            raise TypeError(f"position must be an int (a value record() returned), got "
-                            f"{type(position).__name__} {position!r:.40}")
+        whole_number("position (a value record() returned)", position)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float):
             raise TypeError(f"timeout must be a number of seconds, got "
                             f"{type(timeout).__name__} {timeout!r:.40}")
         if not timeout >= 0:
             raise ValueError(f"timeout must be 0 or more seconds, got {timeout}")
         with self._changed:
-            if not 0 <= position <= self.written:
+            if position > self.written:
                 raise ValueError(f"position {position} was never written (the write log holds "
                                  f"positions 1 to {self.written}); wait for a position that "
                                  "record() returned")
-            if not self._changed.wait_for(lambda: self.applied >= position, timeout):
+            # Condition.wait cannot wait longer than TIMEOUT_MAX (about 292 years).
+            seconds = min(float(timeout), threading.TIMEOUT_MAX)
+            if not self._changed.wait_for(lambda: self.applied >= position, seconds):
                 raise NotCaughtUp(f"the view reached position {self.applied}, not {position}, "
                                   f"within {timeout:g} s; drain the queue or wait longer")
         # END SOLUTION
@@ -162,7 +176,8 @@ class QueuedRunService:
         """Recompute the view from ``write.all()`` and leave the queue consistent with it.
 
         Every run in the write store is in the rebuilt view, so no queued event may be
-        applied again afterwards: nothing is counted twice.
+        applied again afterwards: nothing is counted twice. Afterwards ``applied`` equals
+        ``written``, and readers waiting in ``wait_for`` are woken.
         """
         # BEGIN SOLUTION
         with self._changed:

@@ -111,6 +111,62 @@ STEP = Step(
     ),
 )
 
+# The contract: every sentence of the docstrings the learner implements -----------------------
+
+Q = "QueuedRunService"
+STEP.note(Q, "``record`` writes the truth and enqueues an event; ``drain`` brings the view up to "
+          "date.")
+ONE_LOCK = STEP.rule(Q, "One lock guards the write log, the queue and the view together, so a "
+                     "projector thread may drain while another thread records, and no event is "
+                     "ever applied twice or lost.")
+LOCK_AND_NOTIFY = STEP.rule(Q, "That lock is ``self._changed``, a ``threading.Condition``: hold "
+                            "it (``with self._changed:``) while touching the write log, the "
+                            "queue, the counters or the view, and call "
+                            "``self._changed.notify_all()`` whenever ``applied`` moves, so that "
+                            "readers in ``wait_for`` wake up.")
+RECORD = STEP.rule(f"{Q}.record", "Store the run as truth and enqueue its event; return the "
+                   "run's position.")
+POSITION = STEP.rule(f"{Q}.record", "The position is the run's place in the write log, counting "
+                     "from 1; the event carries it, the tenant, the status and ``self.clock()`` "
+                     "at the time of recording.")
+RECORD_FIRST = STEP.rule(f"{Q}.record", "Validate first (``validate_name``) and read the clock "
+                         "before changing anything, so that bad input or a failing clock raises "
+                         "and changes nothing.")
+NO_VIEW = STEP.rule(f"{Q}.record", "Do not touch the view: that is ``drain``'s job now.")
+DRAIN = STEP.rule(f"{Q}.drain", "Apply queued events to the view, oldest first; return how many "
+                  "were applied.")
+AT_MOST = STEP.rule(f"{Q}.drain", "With ``max_events`` apply at most that many.")
+DRAIN_BAD = STEP.rule(f"{Q}.drain", "``max_events`` must be None or an int >= 0 (not a bool): "
+                      "anything else raises (TypeError or ValueError, naming ``max_events``) "
+                      "and applies nothing.")
+APPLIED = STEP.rule(f"{Q}.drain", "Keep ``applied`` at the position of the last applied event, "
+                    "and notify waiting readers.")
+LAG = STEP.rule(f"{Q}.lag", "How many events wait to be applied, and the age of the oldest (by "
+                "``clock``).")
+LAG_ZERO = STEP.rule(f"{Q}.lag", "``Lag(0, 0.0)`` when nothing waits, however long ago the last "
+                     "run was recorded.")
+LAG_LOOKS = STEP.rule(f"{Q}.lag", "Looking changes nothing.")
+WAIT = STEP.rule(f"{Q}.wait_for", "Read-your-writes: return once the view has applied "
+                 "``position``.")
+AT_ONCE = STEP.rule(f"{Q}.wait_for", "Return at once when it already has.")
+WAITS = STEP.rule(f"{Q}.wait_for", "Otherwise wait (someone else drains) for at most ``timeout`` "
+                  "seconds, waking at every drain and waiting again until ``position`` is "
+                  "applied; then raise ``NotCaughtUp`` saying where the view got to and what "
+                  "was wanted.")
+WAIT_BAD = STEP.rule(f"{Q}.wait_for", "Bad input raises at once and waits for nothing: "
+                     "``position`` must be an int (not a bool) that was written already (0 <= "
+                     "position <= ``written``), else waiting could never succeed; ``timeout`` "
+                     "must be a number of seconds >= 0 (not a bool; ``float(\"inf\")`` waits as "
+                     "long as it takes).")
+WAIT_LOOKS = STEP.rule(f"{Q}.wait_for", "Waiting changes nothing.")
+REBUILD = STEP.rule(f"{Q}.rebuild_read_model", "Recompute the view from ``write.all()`` and "
+                    "leave the queue consistent with it.")
+NOTHING_TWICE = STEP.rule(f"{Q}.rebuild_read_model", "Every run in the write store is in the "
+                          "rebuilt view, so no queued event may be applied again afterwards: "
+                          "nothing is counted twice.")
+REBUILD_WAKES = STEP.rule(f"{Q}.rebuild_read_model", "Afterwards ``applied`` equals "
+                          "``written``, and readers waiting in ``wait_for`` are woken.")
+
 TENANTS_AND_STATUSES = [("t1", "ok"), ("t1", "fail"), ("t2", "ok"), ("t1", "ok"), ("t2", "ok")]
 
 
@@ -159,10 +215,108 @@ def positions(svc: Any) -> list[int]:
     return [e.position for e in svc.queue]
 
 
+def snapshot(svc: Any) -> tuple[object, ...]:
+    """Everything record, drain and rebuild may change, to compare before and after."""
+    return (svc.write.all(), svc.written, svc.applied, positions(svc), view(svc, ("t1", "t2",
+                                                                                  "t3")))
+
+
+class SpyCondition(threading.Condition):
+    """A stand-in for the service's ``_changed`` that counts who took it, waited on it and
+    notified it, so the locking and waking rules are checked by events, not by timing."""
+
+    def __init__(self) -> None:
+        super().__init__(threading.RLock())
+        self.attempts = self.waits = self.notified_all = 0
+        self._seen = threading.Condition(threading.Lock())
+        taking = self.acquire
+
+        def acquire(*args: Any, **kwargs: Any) -> bool:
+            self._count("attempts")
+            return bool(taking(*args, **kwargs))
+
+        self.acquire = acquire  # type: ignore[method-assign]
+
+    def _count(self, name: str) -> None:
+        with self._seen:
+            setattr(self, name, getattr(self, name) + 1)
+            self._seen.notify_all()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._count("waits")
+        return super().wait(timeout)
+
+    def notify_all(self) -> None:
+        self._count("notified_all")
+        super().notify_all()
+
+    def until(self, condition: Any, seconds: float) -> bool:
+        """Wait (at most ``seconds``) until ``condition()`` holds; say whether it does."""
+        with self._seen:
+            return bool(self._seen.wait_for(condition, seconds))
+
+
+def spied(impl: ModuleType, pairs: list[tuple[str, str]]) -> tuple[Any, SpyCondition]:
+    svc = service(impl)
+    spy = SpyCondition()
+    svc._changed = spy
+    backlog(impl, svc, pairs)
+    return svc, spy
+
+
+def in_thread(action: Any) -> tuple[threading.Thread, list[object]]:
+    """Start ``action`` in a daemon thread; the list gets its result or the error it raised."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(action())
+        except BaseException as error:  # reported by the check, in the check's own thread
+            outcome.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def todo_first(outcome: list[object]) -> None:
+    """An unwritten method in the other thread means "not started", not a wrong answer."""
+    for item in outcome:
+        if isinstance(item, NotImplementedError):
+            raise item
+
+
+def blocked_while_held(impl: ModuleType, called: str, action_of: Any) -> None:
+    """Hold the service's lock; ``action_of(svc)`` in another thread must wait for it."""
+    svc, spy = spied(impl, TENANTS_AND_STATUSES[:3])
+    with spy:
+        before = snapshot(svc)
+        thread, outcome = in_thread(lambda: action_of(svc))
+        tried = spy.until(lambda: spy.attempts >= 2, 2.0)  # ours, then the other thread's
+        if not tried:
+            thread.join(2.0)
+        during = snapshot(svc)
+    thread.join(5.0)
+    todo_first(outcome)
+    if not tried or during != before:
+        fail(f"{called} in another thread while the check held the service's lock",
+             f"it changed {show(before)} into {show(during)} without waiting for the lock"
+             if during != before else "it finished without ever taking the lock",
+             "it to wait until the lock was free, changing nothing before",
+             "hold `with self._changed:` around every change of the write log, the queue, the "
+             "counters and the view, or a projector and a writer corrupt them between them")
+    for item in outcome:
+        if isinstance(item, BaseException):
+            raise item
+
+
 # Task 1 ------------------------------------------------------------------------------------
 
 
-@STEP.check(task=1)
+@STEP.check(task=1, backs=(RECORD, POSITION, NO_VIEW))
 def record_writes_truth_but_not_the_view(impl: ModuleType) -> None:
     """record() appends to the write store and returns positions 1, 2, 3, but leaves the view"""
     svc = service(impl)
@@ -178,7 +332,7 @@ def record_writes_truth_but_not_the_view(impl: ModuleType) -> None:
                  "written is the position of the last run in the write log")
 
 
-@STEP.check(task=1)
+@STEP.check(task=1, backs=(RECORD, POSITION))
 def record_enqueues_positioned_timed_events(impl: ModuleType) -> None:
     """record() enqueues one Event per run, with its position and the clock's time"""
     clock = FakeClock(10.0)
@@ -192,7 +346,7 @@ def record_enqueues_positioned_timed_events(impl: ModuleType) -> None:
                  "oldest first, each carrying its write-log position and self.clock() at record")
 
 
-@STEP.check(task=1)
+@STEP.check(task=1, backs=(RECORD_FIRST,))
 def record_refuses_bad_names_and_changes_nothing(impl: ModuleType) -> None:
     """record() with a bad name raises and changes neither the log nor the queue"""
     svc = service(impl)
@@ -208,10 +362,35 @@ def record_refuses_bad_names_and_changes_nothing(impl: ModuleType) -> None:
                      "validate before touching anything, so nothing is half-written")
 
 
+@STEP.check(task=1, backs=(RECORD_FIRST,))
+def a_failing_clock_changes_nothing(impl: ModuleType) -> None:
+    """record() with a clock that fails raises and leaves no run without its event"""
+    clock = FakeClock(5.0)
+    svc = service(impl, clock)
+    svc.record("t1", "ok")
+
+    def broken() -> float:
+        raise RuntimeError("the clock is broken")
+
+    svc.clock = broken
+    expect_raises('record("t2", "ok") while the clock fails', partial(svc.record, "t2", "ok"),
+                  (RuntimeError,), "the clock's error reaches the caller")
+    expect_equal("(write.all(), written, positions queued) after that", (svc.write.all(),
+                 svc.written, positions(svc)), ([impl.Run("t1", "ok")], 1, [1]),
+                 "read the clock before changing anything: a run in the log with no event "
+                 "queued would never reach the view")
+
+
+@STEP.check(task=1, backs=(ONE_LOCK, LOCK_AND_NOTIFY))
+def record_waits_for_the_lock(impl: ModuleType) -> None:
+    """record() changes nothing while another thread holds the service's lock"""
+    blocked_while_held(impl, 'record("t3", "ok")', lambda svc: svc.record("t3", "ok"))
+
+
 # Task 2 ------------------------------------------------------------------------------------
 
 
-@STEP.check(task=2)
+@STEP.check(task=2, backs=(DRAIN, APPLIED))
 def drain_brings_the_view_up_to_the_truth(impl: ModuleType) -> None:
     """before drain() the view lags; after it the view equals the truth"""
     svc = service(impl)
@@ -227,7 +406,7 @@ def drain_brings_the_view_up_to_the_truth(impl: ModuleType) -> None:
                  "every event was applied, oldest first, so the last one applied is position 5")
 
 
-@STEP.check(task=2)
+@STEP.check(task=2, backs=(DRAIN,))
 def drain_of_an_empty_queue_returns_zero(impl: ModuleType) -> None:
     """drain() with nothing queued returns 0 and changes nothing"""
     svc = service(impl)
@@ -240,7 +419,7 @@ def drain_of_an_empty_queue_returns_zero(impl: ModuleType) -> None:
                  folded(TENANTS_AND_STATUSES[:2]), "draining nothing must not change the view")
 
 
-@STEP.check(task=2)
+@STEP.check(task=2, backs=(DRAIN, AT_MOST, APPLIED))
 def partial_drains_apply_exactly_max_events_in_order(impl: ModuleType) -> None:
     """drain(max_events=n) applies exactly n events, oldest first"""
     svc = service(impl)
@@ -259,16 +438,15 @@ def partial_drains_apply_exactly_max_events_in_order(impl: ModuleType) -> None:
                  folded(TENANTS_AND_STATUSES), "in the end every run is counted once")
 
 
-@STEP.check(task=2)
+@STEP.check(task=2, backs=(DRAIN_BAD,))
 def drain_refuses_bad_max_events_and_applies_nothing(impl: ModuleType) -> None:
     """drain(-1), drain(1.5), drain("2") and drain(True) raise and apply nothing"""
     svc = service(impl)
     backlog(impl, svc, TENANTS_AND_STATUSES[:3])
-    for bad, error in [(-1, ValueError), (1.5, TypeError), ("2", TypeError),
-                       (True, TypeError)]:
+    for bad in [-1, 1.5, "2", True, float("nan")]:
         called = f"drain(max_events={show(bad)})"
-        raised = expect_raises(called, partial(svc.drain, max_events=bad), (error,),
-                               f"{error.__name__} says what kind of value was wrong")
+        raised = expect_raises(called, partial(svc.drain, max_events=bad), (TypeError, ValueError),
+                               "TypeError or ValueError says what kind of value was wrong")
         if "max_events" not in str(raised):
             fail(called, f"the message {str(raised)!r}", "a message that names max_events",
                  "the caller needs to know which argument was wrong")
@@ -277,10 +455,30 @@ def drain_refuses_bad_max_events_and_applies_nothing(impl: ModuleType) -> None:
                      "bad input must be refused before anything is applied")
 
 
+@STEP.check(task=2, backs=(ONE_LOCK, LOCK_AND_NOTIFY))
+def drain_waits_for_the_lock(impl: ModuleType) -> None:
+    """drain() changes nothing while another thread holds the service's lock"""
+    blocked_while_held(impl, "drain()", lambda svc: svc.drain())
+
+
+@STEP.check(task=2, backs=(LOCK_AND_NOTIFY, APPLIED))
+def drain_notifies_whenever_applied_moves(impl: ModuleType) -> None:
+    """every drain() that moves applied calls notify_all() on the service's condition"""
+    svc, spy = spied(impl, TENANTS_AND_STATUSES[:3])
+    for position in (1, 2, 3):
+        before = spy.notified_all
+        svc.drain(max_events=1)
+        if spy.notified_all == before:
+            fail(f"drain(max_events=1), moving applied to {position}",
+                 "no call of self._changed.notify_all()", "one call of notify_all()",
+                 "a reader in wait_for sleeps on the condition until it is notified; without "
+                 "it, readers sit out their whole timeout")
+
+
 # Task 3 ------------------------------------------------------------------------------------
 
 
-@STEP.check(task=3)
+@STEP.check(task=3, backs=(LAG_ZERO,))
 def lag_of_a_caught_up_view_is_zero(impl: ModuleType) -> None:
     """lag() is Lag(0, 0.0) when nothing waits"""
     clock = FakeClock(50.0)
@@ -294,7 +492,7 @@ def lag_of_a_caught_up_view_is_zero(impl: ModuleType) -> None:
                  "age is about unapplied events; a caught-up view has none, however old")
 
 
-@STEP.check(task=3)
+@STEP.check(task=3, backs=(LAG,))
 def lag_matches_what_was_recorded_and_applied(impl: ModuleType) -> None:
     """lag() counts unapplied events and the age of the oldest, by the injected clock"""
     clock = FakeClock(10.0)
@@ -315,7 +513,7 @@ def lag_matches_what_was_recorded_and_applied(impl: ModuleType) -> None:
     expect_equal("lag() after a full drain", svc.lag(), impl.Lag(0, 0.0))
 
 
-@STEP.check(task=3)
+@STEP.check(task=3, backs=(LAG_LOOKS,))
 def lag_only_looks(impl: ModuleType) -> None:
     """lag() changes nothing: it does not drain"""
     clock = FakeClock(0.0)
@@ -338,7 +536,7 @@ def _timed(action: Any) -> tuple[object, float]:
     return result, time.monotonic() - start
 
 
-@STEP.check(task=4)
+@STEP.check(task=4, backs=(WAIT, AT_ONCE))
 def wait_for_returns_at_once_when_caught_up(impl: ModuleType) -> None:
     """wait_for() returns at once when the view already has the position"""
     svc = service(impl)
@@ -352,7 +550,7 @@ def wait_for_returns_at_once_when_caught_up(impl: ModuleType) -> None:
                  "the view already has that position; there is nothing to wait for")
 
 
-@STEP.check(task=4)
+@STEP.check(task=4, backs=(WAITS, WAIT_LOOKS))
 def wait_for_raises_after_its_timeout(impl: ModuleType) -> None:
     """wait_for() raises NotCaughtUp once its timeout runs out"""
     svc = service(impl)
@@ -373,7 +571,7 @@ def wait_for_raises_after_its_timeout(impl: ModuleType) -> None:
                  (positions(svc), svc.applied), ([2, 3], 1), "waiting must not drain")
 
 
-@STEP.check(task=4)
+@STEP.check(task=4, backs=(WAIT, WAITS))
 def wait_for_wakes_up_when_a_projector_drains(impl: ModuleType) -> None:
     """wait_for() returns as soon as another thread's drain() reaches the position"""
     svc = service(impl)
@@ -404,27 +602,77 @@ def wait_for_wakes_up_when_a_projector_drains(impl: ModuleType) -> None:
              "must wake up on it rather than sleep through the timeout")
 
 
-@STEP.check(task=4)
+@STEP.check(task=4, backs=(WAIT_BAD,))
 def wait_for_refuses_impossible_waits(impl: ModuleType) -> None:
-    """wait_for() refuses a position never written and a negative timeout, at once"""
+    """wait_for() refuses a position never written, a bool, a negative timeout, at once"""
     svc = service(impl)
     backlog(impl, svc, TENANTS_AND_STATUSES[:2])
-    for position, timeout, error in [(3, 5.0, ValueError), (-1, 5.0, ValueError),
-                                     (1, -0.5, ValueError), ("1", 5.0, TypeError),
-                                     (1, "soon", TypeError)]:
+    for position, timeout in [(3, 5.0), (-1, 5.0), (1, -0.5), ("1", 5.0), (1, "soon"),
+                              (True, 5.0), (1, True), (1.0, 5.0), (1, float("nan"))]:
         called = f"wait_for({show(position)}, timeout={show(timeout)}) with 2 runs written"
         start = time.monotonic()
-        expect_raises(called, partial(svc.wait_for, position, timeout), (error,),
+        expect_raises(called, partial(svc.wait_for, position, timeout), (TypeError, ValueError),
                       "waiting for that could never succeed: say so at once")
         if time.monotonic() - start > 1.0:
             fail(called, "the error only after waiting", "the error at once",
                  "check the arguments before waiting")
 
 
+@STEP.check(task=4, backs=(WAITS,))
+def wait_for_keeps_waiting_until_its_position(impl: ModuleType) -> None:
+    """wait_for(3) goes back to waiting when a drain applies only 1, then 2"""
+    svc, spy = spied(impl, TENANTS_AND_STATUSES[:3])
+    thread, outcome = in_thread(lambda: svc.wait_for(3, 5.0))
+    spy.until(lambda: spy.waits >= 1 or not thread.is_alive(), 1.0)
+    for position in (1, 2):
+        if not thread.is_alive():
+            todo_first(outcome)
+            happened = (f"it raised {type(outcome[0]).__name__}: {outcome[0]}"
+                        if outcome and isinstance(outcome[0], BaseException) else "it returned")
+            fail("wait_for(3, timeout=5.0) in another thread, while drain(1) applies one "
+                 "position at a time", f"{happened} with applied == {svc.applied}",
+                 "it to keep waiting until position 3 is applied",
+                 "a wake-up only says that something changed: check the position again and "
+                 "wait again while it is not applied (Condition.wait_for(predicate, timeout) "
+                 "loops like that)")
+        svc.drain(max_events=1)
+        wanted = position + 1
+        spy.until(lambda: spy.waits >= wanted or not thread.is_alive(), 1.0)  # noqa: B023
+    svc.drain(max_events=1)
+    thread.join(3.0)
+    todo_first(outcome)
+    if thread.is_alive() or (outcome and isinstance(outcome[0], BaseException)):
+        got = "it was still waiting 3 s later" if thread.is_alive() else f"it raised {outcome[0]!r}"
+        fail("wait_for(3, timeout=5.0), then drains apply positions 1, 2 and 3", got,
+             "it to return once position 3 was applied")
+
+
+@STEP.check(task=4, backs=(WAIT_BAD,))
+def wait_for_takes_any_long_timeout(impl: ModuleType) -> None:
+    """wait_for() takes float("inf") and 1e300 as timeouts"""
+    svc = service(impl)
+    backlog(impl, svc, TENANTS_AND_STATUSES[:2])
+    svc.drain(max_events=1)
+    for timeout in (float("inf"), 1e300):
+        svc.wait_for(1, timeout)  # already applied: at once
+    thread, outcome = in_thread(lambda: svc.wait_for(2, float("inf")))
+    time.sleep(0.1)
+    svc.drain()
+    thread.join(3.0)
+    todo_first(outcome)
+    if thread.is_alive() or (outcome and isinstance(outcome[0], BaseException)):
+        got = "it was still waiting 3 s after the drain" if thread.is_alive() else \
+            f"it raised {type(outcome[0]).__name__}: {outcome[0]}"
+        fail('wait_for(2, timeout=float("inf")) while another thread drains', got,
+             "it to return once position 2 was applied",
+             "an infinite timeout means wait as long as it takes; threading waits at most "
+             "threading.TIMEOUT_MAX seconds, so cap the timeout there")
+
+
 # Task 5 ------------------------------------------------------------------------------------
 
 
-@STEP.check(task=5)
+@STEP.check(task=5, backs=(REBUILD, NOTHING_TWICE, REBUILD_WAKES))
 def rebuild_mid_backlog_counts_nothing_twice(impl: ModuleType) -> None:
     """a rebuild in the middle of a backlog leaves no event to be counted twice"""
     svc = service(impl)
@@ -447,7 +695,7 @@ def rebuild_mid_backlog_counts_nothing_twice(impl: ModuleType) -> None:
                  "events written after the rebuild are projected as usual")
 
 
-@STEP.check(task=5)
+@STEP.check(task=5, backs=(REBUILD, REBUILD_WAKES))
 def rebuild_repairs_the_view_from_the_write_log(impl: ModuleType) -> None:
     """rebuild_read_model() recomputes a corrupted view from write.all()"""
     svc = service(impl)
@@ -464,3 +712,35 @@ def rebuild_repairs_the_view_from_the_write_log(impl: ModuleType) -> None:
         fail("wait_for(3, timeout=5.0) after the rebuild", f"it returned after {took:.1f} s",
              "it to return at once", "after a rebuild the view has every written position; "
              "set applied to written")
+
+
+@STEP.check(task=5, backs=(REBUILD_WAKES, LOCK_AND_NOTIFY))
+def rebuild_wakes_the_readers_waiting(impl: ModuleType) -> None:
+    """a reader waiting for a position is woken by a rebuild that covers it"""
+    svc, spy = spied(impl, TENANTS_AND_STATUSES[:3])
+    thread, outcome = in_thread(lambda: svc.wait_for(3, 8.0))
+    spy.until(lambda: spy.waits >= 1 or not thread.is_alive(), 1.0)
+    svc.rebuild_read_model()
+    thread.join(2.0)
+    todo_first(outcome)
+    if thread.is_alive():
+        fail("wait_for(3, timeout=8.0) in another thread, then rebuild_read_model()",
+             "the reader was still waiting 2 s after the rebuild", "it to return at once",
+             "the rebuild moved applied to written: call self._changed.notify_all() so waiting "
+             "readers see it")
+    if outcome and isinstance(outcome[0], BaseException):
+        raise outcome[0]
+
+
+@STEP.check(task=5, backs=(RECORD, DRAIN, AT_MOST, APPLIED, LAG, LAG_ZERO, AT_ONCE, WAITS,
+                           NOTHING_TWICE, REBUILD, RECORD_FIRST, DRAIN_BAD, WAIT_LOOKS))
+def the_service_matches_a_model(impl: ModuleType) -> None:
+    """long generated sequences of every operation leave the service as a plain model says"""
+    from cqrs_kata.harness import HarnessFailure  # Hypothesis: imported only when needed
+    from cqrs_kata.queue_harness import attack
+
+    try:
+        attack(impl)
+    except HarnessFailure as failure:
+        fail(failure.called.replace("\n", "\n" + " " * 9), failure.got, failure.expected,
+             failure.why)
