@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from solutions.step02 import RunsWrite
+from solutions.step02 import RunsWrite, validate_name, whole_number
 from solutions.step03 import Event
 
 ProgressCallback = Callable[[int, int], None]
@@ -27,6 +27,22 @@ ProgressCallback = Callable[[int, int], None]
 
 REBUILD_EVERY = 10_000
 """How many positions a rebuild folds between two progress reports, unless told otherwise."""
+
+
+def checked_position(event: object) -> int:
+    """The position of ``event`` if it is an ``Event`` with an int position >= 1, else
+    ``TypeError`` or ``ValueError`` saying what was wrong."""
+    if not isinstance(event, Event):
+        raise TypeError(f"{event!r:.60} is a {type(event).__name__}, not an Event; deliver the "
+                        "Events of the write log")
+    position = event.position
+    if isinstance(position, bool) or not isinstance(position, int):
+        raise TypeError(f"an event's position must be an int, got {type(position).__name__} "
+                        f"{position!r:.20}; positions are whole numbers from 1 up")
+    if position < 1:
+        raise ValueError(f"an event has position {position}; positions are whole numbers from "
+                         "1 up")
+    return position
 
 
 def missing(checkpoint: int, position: int) -> str:
@@ -63,6 +79,10 @@ class View:
         - anything further ahead is a gap: an event in between never arrived, and counting
           this one would let the missing one be skipped forever. Raise ``ValueError`` saying
           which positions are missing (``missing()`` words it), and change nothing.
+
+        Check the event first: it must be an ``Event`` whose ``position`` is an int >= 1 (not a
+        bool, not ``2.0``) and whose tenant and status ``validate_name`` accepts; anything else
+        raises ``TypeError`` or ``ValueError`` and changes nothing, duplicate or not.
         """
         raise NotImplementedError(
             "View.apply is not written yet: step 04, task 1 "
@@ -106,11 +126,15 @@ class Projector:
 
         The live view is ``self.store.current``; keep nothing on the projector itself, since
         a crash throws the projector away and keeps only the store. The batch may hold
-        events the view already has (duplicates, replays, late ones): they count for
-        nothing. Check the whole batch *before* changing anything: a batch
-        that is not a list or tuple of ``Event``, holds a position that is not an int >= 1,
-        or leaves a gap (see ``View.apply``) raises TypeError or ValueError and leaves the
-        view exactly as it was. An empty batch is fine and returns 0.
+        events the view already has (duplicates, replays, late ones), in any order and more
+        than once: they count for nothing. Take the events in the batch's order; an event is
+        new when it is the next position after the last one applied, the batch's own earlier
+        events included. Check the whole batch *before* changing anything: a batch that is not
+        a list or tuple of ``Event``, holds a position that is not an int >= 1 (not a bool), an
+        event that is not the run at its position in the write log (``self.write.since``
+        reads it) or a position past the log's end, or leaves a gap (see ``View.apply``)
+        raises TypeError or ValueError and leaves the view exactly as it was. An empty batch
+        is fine and returns 0.
         """
         raise NotImplementedError(
             "Projector.deliver is not written yet: step 04, task 2 "
@@ -133,8 +157,8 @@ class Projector:
         Then make the new view live with one assignment to ``self.store.current``. Events
         delivered later at or below its checkpoint are skipped, so nothing counts twice.
 
-        ``on_progress`` must be callable or None and ``every`` an int >= 1; otherwise raise
-        TypeError or ValueError before doing anything.
+        ``on_progress`` must be callable or None and ``every`` an int >= 1 (not a bool);
+        otherwise raise TypeError or ValueError before doing anything.
         """
         raise NotImplementedError(
             "Projector.rebuild is not written yet: step 04, task 3 "

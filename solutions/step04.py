@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from solutions.step02 import RunsWrite
+from solutions.step02 import RunsWrite, validate_name, whole_number
 from solutions.step03 import Event
 
 ProgressCallback = Callable[[int, int], None]
@@ -24,6 +24,22 @@ ProgressCallback = Callable[[int, int], None]
 
 REBUILD_EVERY = 10_000
 """How many positions a rebuild folds between two progress reports, unless told otherwise."""
+
+
+def checked_position(event: object) -> int:
+    """The position of ``event`` if it is an ``Event`` with an int position >= 1, else
+    ``TypeError`` or ``ValueError`` saying what was wrong."""
+    if not isinstance(event, Event):
+        raise TypeError(f"{event!r:.60} is a {type(event).__name__}, not an Event; deliver the "
+                        "Events of the write log")
+    position = event.position
+    if isinstance(position, bool) or not isinstance(position, int):
+        raise TypeError(f"an event's position must be an int, got {type(position).__name__} "
+                        f"{position!r:.20}; positions are whole numbers from 1 up")
+    if position < 1:
+        raise ValueError(f"an event has position {position}; positions are whole numbers from "
+                         "1 up")
+    return position
 
 
 def missing(checkpoint: int, position: int) -> str:
@@ -60,9 +76,15 @@ class View:
         - anything further ahead is a gap: an event in between never arrived, and counting
           this one would let the missing one be skipped forever. Raise ``ValueError`` saying
           which positions are missing (``missing()`` words it), and change nothing.
+
+        Check the event first: it must be an ``Event`` whose ``position`` is an int >= 1 (not a
+        bool, not ``2.0``) and whose tenant and status ``validate_name`` accepts; anything else
+        raises ``TypeError`` or ``ValueError`` and changes nothing, duplicate or not.
         """
         # BEGIN SOLUTION
-        position = event.position
+        position = checked_position(event)
+        validate_name("tenant", event.tenant)
+        validate_name("status", event.status)
         if position <= self.checkpoint:
             return False
         if position != self.checkpoint + 1:
@@ -113,27 +135,37 @@ class Projector:
 
         The live view is ``self.store.current``; keep nothing on the projector itself, since
         a crash throws the projector away and keeps only the store. The batch may hold
-        events the view already has (duplicates, replays, late ones): they count for
-        nothing. Check the whole batch *before* changing anything: a batch
-        that is not a list or tuple of ``Event``, holds a position that is not an int >= 1,
-        or leaves a gap (see ``View.apply``) raises TypeError or ValueError and leaves the
-        view exactly as it was. An empty batch is fine and returns 0.
+        events the view already has (duplicates, replays, late ones), in any order and more
+        than once: they count for nothing. Take the events in the batch's order; an event is
+        new when it is the next position after the last one applied, the batch's own earlier
+        events included. Check the whole batch *before* changing anything: a batch that is not
+        a list or tuple of ``Event``, holds a position that is not an int >= 1 (not a bool), an
+        event that is not the run at its position in the write log (``self.write.since``
+        reads it) or a position past the log's end, or leaves a gap (see ``View.apply``)
+        raises TypeError or ValueError and leaves the view exactly as it was. An empty batch
+        is fine and returns 0.
         """
         # BEGIN SOLUTION
         if not isinstance(events, list | tuple):
             raise TypeError(f"deliver() takes a list of Event, got {type(events).__name__}; "
-                            "wrap a single event as [event]")
+                            "wrap a single event as [event], or pass list(...) of a generator")
         view = self.store.current
+        if not events:
+            return 0
+        positions = [checked_position(event) for event in events]
+        first, last = min(positions), max(positions)
+        log = self.write.since(first - 1, last - first + 1)
+        if last > first - 1 + len(log):
+            raise ValueError(f"deliver(): an event has position {last}, but the write log ends "
+                             f"at {first - 1 + len(log)}; nothing was applied")
         upto = view.checkpoint
         new: list[Event] = []
-        for event in events:  # check everything first: a refused batch changes nothing
-            if not isinstance(event, Event):
-                raise TypeError(f"deliver(): {event!r:.60} is a {type(event).__name__}, not an "
-                                "Event; deliver the Events of the write log")
-            position = event.position
-            if type(position) is not int or position < 1:
-                raise ValueError(f"deliver(): an event has position {position!r}; positions "
-                                 "are whole numbers from 1 up")
+        for event, position in zip(events, positions, strict=True):
+            run = log[position - first]  # check everything first: a refused batch changes nothing
+            if event.tenant != run.tenant or event.status != run.status:
+                raise ValueError(f"deliver(): the event at position {position} says "
+                                 f"{event.tenant!r:.30}/{event.status!r:.30}, but the write log "
+                                 f"has {run.tenant!r}/{run.status!r} there; nothing was applied")
             if position <= upto:
                 continue  # the view has it already: a duplicate, a replay, a late one
             if position != upto + 1:
@@ -169,15 +201,15 @@ class Projector:
         Then make the new view live with one assignment to ``self.store.current``. Events
         delivered later at or below its checkpoint are skipped, so nothing counts twice.
 
-        ``on_progress`` must be callable or None and ``every`` an int >= 1; otherwise raise
-        TypeError or ValueError before doing anything.
+        ``on_progress`` must be callable or None and ``every`` an int >= 1 (not a bool);
+        otherwise raise TypeError or ValueError before doing anything.
         """
         # BEGIN SOLUTION
         if on_progress is not None and not callable(on_progress):
             raise TypeError(f"on_progress must be a function taking (done, total) or None, "
                             f"got {type(on_progress).__name__}")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a whole number >= 1, got {every!r}")
+        if whole_number("every", every) < 1:
+            raise ValueError(f"every must be 1 or more, got {every}")
         runs = self.write.all()
         total = len(runs)
         fresh = View()
@@ -193,7 +225,7 @@ class Projector:
         if total == 0 and on_progress is not None:
             on_progress(0, 0)
         # Runs recorded while the view was being built: bring the new view up to date.
-        later = self.write.all()[fresh.checkpoint:]
+        later = self.write.since(fresh.checkpoint)
         for position, run in enumerate(later, start=fresh.checkpoint + 1):
             fresh.apply(Event(position, run.tenant, run.status, 0.0))  # no time in the log
         self.store.current = fresh  # the swap: readers see the old view, then the new one

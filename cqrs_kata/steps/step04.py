@@ -92,6 +92,77 @@ STEP = Step(
 )
 
 
+# The contract: every sentence of the docstrings the learner implements -----------------------
+
+TOGETHER = STEP.rule("View", "The counts and the checkpoint, kept together: one record, changed "
+                     "in one step.")
+MEANING = STEP.rule("View", "``counts[tenant][status]`` is how many such runs the view has "
+                    "applied; ``checkpoint`` is the position of the last event applied (0 for "
+                    "none).")
+STEP.note("View", "Because both live here, whatever stores the view stores the checkpoint with "
+          "it, and a crash can never separate them.")
+APPLY = STEP.rule("View.apply", "Apply one event unless the view already has it; return True if "
+                  "it was counted.")
+DUPLICATE = STEP.rule("View.apply", "- ``event.position <= self.checkpoint``: the view already "
+                      "counted it (a duplicate, a replay, a late redelivery). Change nothing and "
+                      "return False.")
+NEXT = STEP.rule("View.apply", "- ``event.position == self.checkpoint + 1``: the next event. Add "
+                 "one to ``counts[event.tenant][event.status]`` *and* move ``checkpoint`` to its "
+                 "position, together, then return True.")
+GAP = STEP.rule("View.apply", "- anything further ahead is a gap: an event in between never "
+                "arrived, and counting this one would let the missing one be skipped forever. "
+                "Raise ``ValueError`` saying which positions are missing (``missing()`` words "
+                "it), and change nothing.")
+APPLY_BAD = STEP.rule("View.apply", "Check the event first: it must be an ``Event`` whose "
+                      "``position`` is an int >= 1 (not a bool, not ``2.0``) and whose tenant and "
+                      "status ``validate_name`` accepts; anything else raises ``TypeError`` or "
+                      "``ValueError`` and changes nothing, duplicate or not.")
+STEP.note("Projector", "Applies delivered events to the view in ``store``; can rebuild it from "
+          "``write``.")
+CRASH = STEP.rule("Projector", "A projector keeps nothing of its own that matters: its "
+                  "checkpoint is the view's. After a crash, ``Projector(write, store)`` on the "
+                  "same store carries on where the view got to.")
+DELIVER = STEP.rule("Projector.deliver", "Apply a batch of delivered events to the live view; "
+                    "return how many were new.")
+NOTHING_KEPT = STEP.rule("Projector.deliver", "The live view is ``self.store.current``; keep "
+                         "nothing on the projector itself, since a crash throws the projector "
+                         "away and keeps only the store.")
+REPEATS = STEP.rule("Projector.deliver", "The batch may hold events the view already has "
+                    "(duplicates, replays, late ones), in any order and more than once: they "
+                    "count for nothing.")
+IN_ORDER = STEP.rule("Projector.deliver", "Take the events in the batch's order; an event is new "
+                     "when it is the next position after the last one applied, the batch's own "
+                     "earlier events included.")
+BAD_BATCH = STEP.rule("Projector.deliver", "Check the whole batch *before* changing anything: a "
+                      "batch that is not a list or tuple of ``Event``, holds a position that is "
+                      "not an int >= 1 (not a bool), an event that is not the run at its "
+                      "position in the write log (``self.write.since`` reads it) or a position "
+                      "past the log's end, or leaves a gap (see ``View.apply``) raises TypeError "
+                      "or ValueError and leaves the view exactly as it was.")
+EMPTY = STEP.rule("Projector.deliver", "An empty batch is fine and returns 0.")
+ASIDE = STEP.rule("Projector.rebuild", "Recompute the view from ``self.write.all()`` aside, then "
+                  "swap it in at once.")
+FRESH = STEP.rule("Projector.rebuild", "Build a brand-new ``View`` from the runs (the run at "
+                  "index ``i`` has position ``i + 1``) and set its checkpoint to the last "
+                  "position folded.")
+READERS = STEP.rule("Projector.rebuild", "While it is being built, readers keep reading the old "
+                    "``self.store.current``: never zeros, never half the counts.")
+PROGRESS = STEP.rule("Projector.rebuild", "Call ``on_progress(done, total)`` (when given) each "
+                     "time ``every`` more positions are folded and when the last one is: with "
+                     "``every=2`` and 5 runs that is ``(2, 5)``, ``(4, 5)``, ``(5, 5)``. For an "
+                     "empty log call it once with ``(0, 0)``.")
+MEANWHILE = STEP.rule("Projector.rebuild", "Runs recorded while you were building "
+                      "(``on_progress`` may record and deliver) are in ``self.write.all()`` by "
+                      "the end: apply them to the new view too, so none is lost.")
+SWAP = STEP.rule("Projector.rebuild", "Then make the new view live with one assignment to "
+                 "``self.store.current``.")
+AFTER = STEP.rule("Projector.rebuild", "Events delivered later at or below its checkpoint are "
+                  "skipped, so nothing counts twice.")
+REBUILD_BAD = STEP.rule("Projector.rebuild", "``on_progress`` must be callable or None and "
+                        "``every`` an int >= 1 (not a bool); otherwise raise TypeError or "
+                        "ValueError before doing anything.")
+
+
 def ev(position: int, tenant: str = "t1", status: str = "ok") -> Event:
     return Event(position, tenant, status, float(position))
 
@@ -122,7 +193,7 @@ def survives(impl: ModuleType, operations: Sequence[str]) -> None:
 # Task 1 ------------------------------------------------------------------------------------
 
 
-@STEP.check(task=1)
+@STEP.check(task=1, backs=(TOGETHER, MEANING, APPLY, NEXT))
 def applies_events_in_order(impl: ModuleType) -> None:
     """apply() counts each next event and moves the checkpoint with it"""
     view = impl.View()
@@ -135,7 +206,7 @@ def applies_events_in_order(impl: ModuleType) -> None:
                  "the checkpoint is the position of the last event applied")
 
 
-@STEP.check(task=1)
+@STEP.check(task=1, backs=(APPLY, DUPLICATE))
 def skips_duplicates_and_late_events(impl: ModuleType) -> None:
     """apply() of an event at or below the checkpoint changes nothing"""
     view = impl.View()
@@ -150,7 +221,7 @@ def skips_duplicates_and_late_events(impl: ModuleType) -> None:
                  "an old event must not move the checkpoint back")
 
 
-@STEP.check(task=1)
+@STEP.check(task=1, backs=(GAP,))
 def refuses_a_gap(impl: ModuleType) -> None:
     """apply() of an event past a gap raises ValueError and changes nothing"""
     view = impl.View()
@@ -167,10 +238,34 @@ def refuses_a_gap(impl: ModuleType) -> None:
                  "a refused event changes nothing")
 
 
+@STEP.check(task=1, backs=(APPLY_BAD,))
+def apply_refuses_bad_events(impl: ModuleType) -> None:
+    """apply() refuses what is not a good Event, duplicate or not, and changes nothing"""
+    view = impl.View()
+    view.apply(EVENTS[0])
+    bad: list[tuple[str, object]] = [
+        ("a (tenant, status) tuple", ("t1", "fail")),
+        ("position True", Event(True, "t1", "fail", 0.0)),
+        ("position 2.0", Event(2.0, "t1", "fail", 0.0)),  # type: ignore[arg-type]
+        ("position 0", Event(0, "t1", "fail", 0.0)),
+        ("tenant None", Event(2, None, "fail", 0.0)),  # type: ignore[arg-type]
+        ("tenant ''", Event(2, "", "fail", 0.0)),
+        ("status b'fail'", Event(2, "t1", b"fail", 0.0)),  # type: ignore[arg-type]
+        ("a 101-character tenant", Event(2, "x" * 101, "fail", 0.0)),
+        ("a duplicate of position 1 with tenant None", Event(1, None, "ok", 0.0)),  # type: ignore[arg-type]
+    ]
+    for what, event in bad:
+        expect_raises(f"view.apply({what}) when the checkpoint is 1", partial(view.apply, event),
+                      (TypeError, ValueError), "check the event before anything else")
+        expect_equal(f"(view.counts, view.checkpoint) after apply({what})",
+                     (view.counts, view.checkpoint), (folded(LOG[:1]), 1),
+                     "a refused event changes nothing")
+
+
 # Task 2 ------------------------------------------------------------------------------------
 
 
-@STEP.check(task=2)
+@STEP.check(task=2, backs=(DELIVER, REPEATS, EMPTY))
 def duplicates_and_replays_change_nothing(impl: ModuleType) -> None:
     """deliver() counts each event once, however often it arrives"""
     projector = impl.Projector(logged())
@@ -188,7 +283,20 @@ def duplicates_and_replays_change_nothing(impl: ModuleType) -> None:
     expect_equal("checkpoint after those", projector.checkpoint, 4)
 
 
-@STEP.check(task=2)
+@STEP.check(task=2, backs=(REPEATS, IN_ORDER))
+def repeats_inside_a_batch_count_once(impl: ModuleType) -> None:
+    """a batch that repeats its own events, mixed with old ones, counts each new event once"""
+    projector = impl.Projector(logged())
+    for batch, new, upto in [([1, 2, 1, 2], 2, 2), ([3, 1, 4, 3, 2, 4], 2, 4), ([5, 5], 1, 5)]:
+        called = f"deliver(positions {batch}) with the checkpoint at {projector.checkpoint}"
+        expect_equal(called, projector.deliver([EVENTS[p - 1] for p in batch]), new,
+                     "in the batch's order, each event is new only if it is the next position "
+                     "after the last one applied, counting the ones this batch just applied")
+        expect_equal(f"every summary after {called}", readable(projector), folded(LOG[:upto]),
+                     "every run counted exactly once")
+
+
+@STEP.check(task=2, backs=(CRASH, NOTHING_KEPT, TOGETHER))
 def survives_a_crash_before_the_ack(impl: ModuleType) -> None:
     """after a crash, a new projector on the same store skips the redelivered batch"""
     write, store = logged(), impl.ViewStore()
@@ -202,27 +310,37 @@ def survives_a_crash_before_the_ack(impl: ModuleType) -> None:
                  "nothing counted twice")
 
 
-@STEP.check(task=2)
+@STEP.check(task=2, backs=(BAD_BATCH,))
 def bad_batches_change_nothing(impl: ModuleType) -> None:
     """deliver() refuses a bad batch with a clear error and applies none of it"""
     projector = impl.Projector(logged())
     projector.deliver(EVENTS[:1])
-    bad: list[tuple[str, object, type[Exception]]] = [
-        ("a single Event, not a list", EVENTS[1], TypeError),
-        ("a list holding a str", [EVENTS[1], "t1 ok"], TypeError),
-        ("an event at position 0", [Event(0, "t1", "ok", 0.0)], ValueError),
-        ("positions 2, 3 and 5 (4 is missing)", [EVENTS[1], EVENTS[2], EVENTS[4]], ValueError),
+    either = (TypeError, ValueError)
+    bad: list[tuple[str, object, tuple[type[Exception], ...]]] = [
+        ("a single Event, not a list", EVENTS[1], either),
+        ("a generator of events", (e for e in EVENTS[1:3]), either),
+        ("a list holding a str", [EVENTS[1], "t1 ok"], either),
+        ("an event at position 0", [Event(0, "t1", "ok", 0.0)], either),
+        ("an event at position True", [Event(True, "t1", "fail", 0.0)], either),
+        ("positions 2, 3 and 5 (4 is missing)", [EVENTS[1], EVENTS[2], EVENTS[4]], either),
+        ("position 2 as t2/ok, where the log has t1/fail", [ev(2, "t2", "ok")], either),
+        ("positions 2 and 3, then a tenant that is a list", [EVENTS[1], EVENTS[2],
+                                                             Event(4, ["t1"], "ok", 0.0)], either),  # type: ignore[arg-type]
+        ("position 2 with tenant None", [Event(2, None, "fail", 0.0)], either),  # type: ignore[arg-type]
+        ("position 2 with status b'fail'", [Event(2, "t1", b"fail", 0.0)], either),  # type: ignore[arg-type]
+        ("positions 2..6 (the log ends at 5)", [*EVENTS[1:], ev(6)], either),
     ]
-    for what, batch, error in bad:
-        expect_raises(f"deliver({what})", partial(projector.deliver, batch), (error,),
-                      f"{error.__name__} tells the caller what kind of batch was wrong")
+    for what, batch, errors in bad:
+        names = " or ".join(e.__name__ for e in errors)
+        expect_raises(f"deliver({what})", partial(projector.deliver, batch), errors,
+                      f"{names} tells the caller what kind of batch was wrong")
         expect_equal(f"every summary after deliver({what})", readable(projector),
                      folded(LOG[:1]), "check the whole batch first: a refused batch "
                      "must leave the view as it was, not half applied")
         expect_equal(f"checkpoint after deliver({what})", projector.checkpoint, 1)
 
 
-@STEP.check(task=2)
+@STEP.check(task=2, backs=(DELIVER, REPEATS, IN_ORDER, CRASH, NOTHING_KEPT, BAD_BATCH))
 def fault_harness_finds_no_delivery_bug(impl: ModuleType) -> None:
     """the fault harness (duplicates, replays, late events, crashes) finds no bug"""
     survives(impl, DELIVERY_OPERATIONS)
@@ -231,7 +349,7 @@ def fault_harness_finds_no_delivery_bug(impl: ModuleType) -> None:
 # Task 3 ------------------------------------------------------------------------------------
 
 
-@STEP.check(task=3)
+@STEP.check(task=3, backs=(ASIDE, FRESH, SWAP, AFTER))
 def rebuild_repairs_and_is_idempotent(impl: ModuleType) -> None:
     """rebuild() recomputes the view from the log; twice gives the same view"""
     projector = impl.Projector(logged())
@@ -251,7 +369,7 @@ def rebuild_repairs_and_is_idempotent(impl: ModuleType) -> None:
                  "the rebuilt view's checkpoint covers them all")
 
 
-@STEP.check(task=3)
+@STEP.check(task=3, backs=(ASIDE, READERS, SWAP))
 def readers_never_see_half_done(impl: ModuleType) -> None:
     """while rebuild() runs, readers see the old, complete view"""
     projector = impl.Projector(logged())
@@ -271,7 +389,7 @@ def readers_never_see_half_done(impl: ModuleType) -> None:
     expect_equal("every summary after rebuild()", readable(projector), folded(LOG))
 
 
-@STEP.check(task=3)
+@STEP.check(task=3, backs=(MEANWHILE, AFTER))
 def runs_recorded_during_a_rebuild_count_once(impl: ModuleType) -> None:
     """runs recorded (and delivered) while rebuild() runs are neither lost nor doubled"""
     write = logged()
@@ -295,7 +413,7 @@ def runs_recorded_during_a_rebuild_count_once(impl: ModuleType) -> None:
                  "they are in the new view, so redelivery counts nothing")
 
 
-@STEP.check(task=3)
+@STEP.check(task=3, backs=(PROGRESS,))
 def progress_is_reported(impl: ModuleType) -> None:
     """rebuild() reports progress as (positions done, total)"""
     calls: list[tuple[int, int]] = []
@@ -308,7 +426,7 @@ def progress_is_reported(impl: ModuleType) -> None:
                  [(0, 0)], "even an empty rebuild says it is done")
 
 
-@STEP.check(task=3)
+@STEP.check(task=3, backs=(REBUILD_BAD,))
 def bad_rebuild_arguments_change_nothing(impl: ModuleType) -> None:
     """rebuild() with a bad argument raises and leaves the view alone"""
     projector = impl.Projector(logged())
@@ -317,13 +435,14 @@ def bad_rebuild_arguments_change_nothing(impl: ModuleType) -> None:
         ("rebuild(on_progress=42)", partial(projector.rebuild, 42)),
         ("rebuild(every=0)", partial(projector.rebuild, None, 0)),
         ("rebuild(every='10')", partial(projector.rebuild, None, "10")),
+        ("rebuild(every=True)", partial(projector.rebuild, None, True)),
     ]:
         expect_raises(called, action, wrong, "say what was wrong before doing anything")
         expect_equal(f"every summary after {called}", readable(projector), {},
                      "a refused rebuild changes nothing")
 
 
-@STEP.check(task=3)
+@STEP.check(task=3, backs=(ASIDE, READERS, MEANWHILE, AFTER, CRASH))
 def fault_harness_finds_no_bug(impl: ModuleType) -> None:
     """the fault harness, rebuilds included, finds no bug"""
     impl.Projector(MemoryWrite()).rebuild()
