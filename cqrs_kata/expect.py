@@ -39,6 +39,20 @@ def expect_equal(called: str, got: object, expected: object, why: str = "") -> N
         fail(called, show(got), show(expected), why)
 
 
+def expect_returns(called: str, action: Callable[[], object], expected: object,
+                   why: str = "") -> None:
+    """Fail unless ``action()`` returns ``expected``; an exception it raises is reported as
+    what it got (``NotImplementedError`` passes through: an unwritten stub is "not started")."""
+    try:
+        got = action()
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        fail(called, f"it raised {type(error).__name__}: {error}", f"it to return {show(expected)}",
+             why)
+    expect_equal(called, got, expected, why)
+
+
 def expect_raises(
     called: str,
     action: Callable[[], object],

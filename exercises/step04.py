@@ -134,7 +134,7 @@ class Projector:
         event that is not the run at its position in the write log (``self.write.since``
         reads it) or a position past the log's end, or leaves a gap (see ``View.apply``)
         raises TypeError or ValueError and leaves the view exactly as it was. An empty batch
-        is fine and returns 0.
+        is fine and returns 0. Leave the caller's batch as it was.
         """
         raise NotImplementedError(
             "Projector.deliver is not written yet: step 04, task 2 "
@@ -151,6 +151,7 @@ class Projector:
         the counts. Call ``on_progress(done, total)`` (when given) each time ``every`` more
         positions are folded and when the last one is: with ``every=2`` and 5 runs that is
         ``(2, 5)``, ``(4, 5)``, ``(5, 5)``. For an empty log call it once with ``(0, 0)``.
+        ``total`` is the number of runs in the log when the rebuild began.
 
         Runs recorded while you were building (``on_progress`` may record and deliver) are
         in ``self.write.all()`` by the end: apply them to the new view too, so none is lost.

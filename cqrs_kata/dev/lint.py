@@ -10,6 +10,7 @@ tests/test_jupyterlab_use.py lints the course's notebooks as committed.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
@@ -23,10 +24,16 @@ else:  # mypy, which this runs, installs tomli there
 
 
 def _type_checked(files: list[str], root: Path) -> list[str]:
-    """Those of ``files`` inside what pyproject.toml's [tool.mypy] files lists."""
+    """Those of ``files`` inside what pyproject.toml's [tool.mypy] files lists, and not matched
+    by its ``exclude`` (which mypy applies only to files it finds itself, not to named ones)."""
     with (root / "pyproject.toml").open("rb") as config:
-        listed = {PurePosixPath(f) for f in tomllib.load(config)["tool"]["mypy"]["files"]}
-    return [f for f in files if {PurePosixPath(f), *PurePosixPath(f).parents} & listed]
+        settings = tomllib.load(config)["tool"]["mypy"]
+    listed = {PurePosixPath(f) for f in settings["files"]}
+    patterns = settings.get("exclude", [])  # a regular expression, or a list of them
+    patterns = [patterns] if isinstance(patterns, str) else patterns
+    excluded = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+    return [f for f in files if {PurePosixPath(f), *PurePosixPath(f).parents} & listed
+            and not (excluded and excluded.search(f))]
 
 
 def command(tool: str, root: Path) -> list[str] | None:

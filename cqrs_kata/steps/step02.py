@@ -138,19 +138,21 @@ REBUILD_EQUALS = STEP.rule("RunService.rebuild_read_model", "Afterwards every co
                            "``self.write.all()`` says, however wrong the view was before; "
                            "rebuilding again changes nothing.")
 
-BAD_NAMES: tuple[tuple[Any, type[Exception]], ...] = (
-    ("", ValueError),
-    ("   ", ValueError),
-    ("x" * 101, ValueError),
-    ("x" * 10_000, ValueError),
-    ("two\nlines", ValueError),
-    ("tab\there", ValueError),
-    ("\ud800", ValueError),
-    ("nul\x00", ValueError),
-    (None, TypeError),
-    (42, TypeError),
-    (b"ok", TypeError),
-    (["t1"], TypeError),
+BAD_NAMES: tuple[tuple[Any, type[Exception], str], ...] = (
+    ("", ValueError, "an empty name names nothing"),
+    ("   ", ValueError, "a name of only white space is blank"),
+    ("x" * 101, ValueError, "101 characters is more than MAX_NAME_LENGTH (100)"),
+    ("x" * 100 + " ", ValueError, "101 characters, counting the space, is more than "
+     "MAX_NAME_LENGTH (100): measure the name as given, not stripped"),
+    ("x" * 10_000, ValueError, "10,000 characters is far more than MAX_NAME_LENGTH (100)"),
+    ("two\nlines", ValueError, "a newline is not printable (str.isprintable() is False)"),
+    ("tab\there", ValueError, "a tab is not printable (str.isprintable() is False)"),
+    ("\ud800", ValueError, "a lone surrogate is not printable and cannot be encoded"),
+    ("nul\x00", ValueError, "a NUL character is not printable"),
+    (None, TypeError, "None is not a str"),
+    (42, TypeError, "a number is not a str, even if it could be turned into one"),
+    (b"ok", TypeError, "bytes are not a str"),
+    (["t1"], TypeError, "a list is not a str"),
 )
 
 
@@ -175,11 +177,13 @@ def all_returns_runs_in_order(impl: ModuleType) -> None:
     """all() returns every added run, oldest first"""
     w = impl.MemoryWrite()
     expect_equal("MemoryWrite().all()", w.all(), [], "a new store has no history yet")
-    runs = [impl.Run("t1", "ok"), impl.Run("t2", "fail"), impl.Run("t1", "ok")]
+    runs = [impl.Run("t1", "ok"), impl.Run("t2", "fail"), impl.Run("t1", "ok"),
+            impl.Run("t3", "ok")]
     for r in runs:
         w.add(r)
-    expect_equal("all() after add() of three runs", w.all(), runs,
-                 "the write store is a log: everything added, in the order it was added")
+    expect_equal("all() after add() of t1/ok, t2/fail, t1/ok, t3/ok", w.all(), runs,
+                 "the write store is a log: everything added, the same run twice too, oldest "
+                 "first, in the order it was added")
 
 
 @STEP.check(task=1, backs=(ALL_COPY, NEVER_EDITED))
@@ -287,18 +291,20 @@ def reset_forgets_everything(impl: ModuleType) -> None:
 @STEP.check(task=3, backs=(VALID_RETURNED, USABLE))
 def accepts_sensible_names(impl: ModuleType) -> None:
     """validate_name() returns good names unchanged"""
-    for value in ["acme", "ok", "t", "x" * impl.MAX_NAME_LENGTH, "team blue"]:
+    for value in ["acme", "ok", "t", "x" * impl.MAX_NAME_LENGTH, "team blue", " padded ",
+                  "Zürich", "café ☕"]:
         expect_equal(f'validate_name("tenant", {show(value)})', impl.validate_name("tenant", value),
-                     value, "a non-empty str of at most MAX_NAME_LENGTH characters is fine")
+                     value, "a printable str, not blank, of at most MAX_NAME_LENGTH characters "
+                     "is returned as it is: unchanged, not stripped")
 
 
 @STEP.check(task=3, backs=(VALID_RETURNED, USABLE, ERRORS))
 def rejects_bad_names(impl: ModuleType) -> None:
-    """validate_name() rejects non-strings, blanks and absurdly long names"""
-    for value, error in BAD_NAMES:
+    """validate_name() rejects non-strings, blanks, unprintable and too long names"""
+    for value, error, why in BAD_NAMES:
         raised = expect_raises(f'validate_name("status", {show(value)})',
                                partial(impl.validate_name, "status", value), (error,),
-                               f"{error.__name__} says what kind of mistake the caller made")
+                               f"{why}; {error.__name__} says what kind of mistake it is")
         if "status" not in str(raised):
             fail(f'validate_name("status", {show(value)})', f"the message {str(raised)!r}",
                  "a message that names 'status'", "the caller needs to know which name was bad")
@@ -332,7 +338,7 @@ def bad_input_changes_nothing(impl: ModuleType) -> None:
     """record() with a bad name raises and changes neither store"""
     svc = service(impl)
     svc.record("t1", "ok")
-    for bad, error in BAD_NAMES:
+    for bad, error, _ in BAD_NAMES:
         for tenant, status in [(bad, "ok"), ("t1", bad)]:
             called = f"record({show(tenant)}, {show(status)})"
             expect_raises(called, partial(svc.record, tenant, status), (error,),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from functools import partial
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from cqrs_kata.course import Step, Task
-from cqrs_kata.expect import expect_equal, expect_raises, fail
+from cqrs_kata.expect import expect_equal, expect_raises, expect_returns, fail
 from cqrs_kata.harness import (
     ALL_OPERATIONS,
     DELIVERY_OPERATIONS,
@@ -140,6 +141,7 @@ BAD_BATCH = STEP.rule("Projector.deliver", "Check the whole batch *before* chang
                       "past the log's end, or leaves a gap (see ``View.apply``) raises TypeError "
                       "or ValueError and leaves the view exactly as it was.")
 EMPTY = STEP.rule("Projector.deliver", "An empty batch is fine and returns 0.")
+CALLERS_BATCH = STEP.rule("Projector.deliver", "Leave the caller's batch as it was.")
 ASIDE = STEP.rule("Projector.rebuild", "Recompute the view from ``self.write.all()`` aside, then "
                   "swap it in at once.")
 FRESH = STEP.rule("Projector.rebuild", "Build a brand-new ``View`` from the runs (the run at "
@@ -150,7 +152,8 @@ READERS = STEP.rule("Projector.rebuild", "While it is being built, readers keep 
 PROGRESS = STEP.rule("Projector.rebuild", "Call ``on_progress(done, total)`` (when given) each "
                      "time ``every`` more positions are folded and when the last one is: with "
                      "``every=2`` and 5 runs that is ``(2, 5)``, ``(4, 5)``, ``(5, 5)``. For an "
-                     "empty log call it once with ``(0, 0)``.")
+                     "empty log call it once with ``(0, 0)``. ``total`` is the number of runs "
+                     "in the log when the rebuild began.")
 MEANWHILE = STEP.rule("Projector.rebuild", "Runs recorded while you were building "
                       "(``on_progress`` may record and deliver) are in ``self.write.all()`` by "
                       "the end: apply them to the new view too, so none is lost.")
@@ -213,8 +216,10 @@ def skips_duplicates_and_late_events(impl: ModuleType) -> None:
     for e in EVENTS[:3]:
         view.apply(e)
     for e in (EVENTS[2], EVENTS[0], EVENTS[1]):
-        expect_equal(f"apply(position {e.position}) when the checkpoint is 3", view.apply(e),
-                     False, "the view already counted that event: a duplicate or a late one")
+        expect_returns(f"apply(position {e.position}) when the checkpoint is 3",
+                       partial(view.apply, e), False,
+                       "the view already counted that event (at or below the checkpoint, the "
+                       "checkpoint itself too): a duplicate or a late one, not a gap")
     expect_equal("view.counts after those", view.counts, folded(LOG[:3]),
                  "counters are not idempotent: the checkpoint guard is what makes them so")
     expect_equal("view.checkpoint after those", view.checkpoint, 3,
@@ -296,6 +301,25 @@ def repeats_inside_a_batch_count_once(impl: ModuleType) -> None:
                      "every run counted exactly once")
 
 
+@STEP.check(task=2, backs=(NOTHING_KEPT, CALLERS_BATCH))
+def deliver_uses_the_view_in_the_store_now(impl: ModuleType) -> None:
+    """deliver() applies to whatever View store.current holds now, and keeps the caller's list"""
+    write, store = logged(), impl.ViewStore()
+    projector = impl.Projector(write, store)
+    projector.deliver(EVENTS[:2])
+    rebuilt = impl.View(folded(LOG[:3]), 3)  # another projector swapped in a rebuilt view
+    store.current = rebuilt
+    batch = list(EVENTS)
+    expect_equal("deliver(positions 1..5) after store.current became a view at checkpoint 3",
+                 projector.deliver(batch), 2,
+                 "the live view is store.current, read at each delivery: only 4 and 5 are new "
+                 "to it; a projector that holds on to the view it first saw writes into a dead "
+                 "one")
+    expect_equal("every summary afterwards", readable(projector), folded(LOG))
+    expect_equal("the caller's list after deliver(it)", batch, list(EVENTS),
+                 "the batch is the caller's: read it, do not sort or empty it")
+
+
 @STEP.check(task=2, backs=(CRASH, NOTHING_KEPT, TOGETHER))
 def survives_a_crash_before_the_ack(impl: ModuleType) -> None:
     """after a crash, a new projector on the same store skips the redelivered batch"""
@@ -321,7 +345,8 @@ def bad_batches_change_nothing(impl: ModuleType) -> None:
         ("a generator of events", (e for e in EVENTS[1:3]), either),
         ("a list holding a str", [EVENTS[1], "t1 ok"], either),
         ("an event at position 0", [Event(0, "t1", "ok", 0.0)], either),
-        ("an event at position True", [Event(True, "t1", "fail", 0.0)], either),
+        ("an event at position True, where the log's run 1 is t1/ok",
+         [Event(True, "t1", "ok", 0.0)], either),
         ("positions 2, 3 and 5 (4 is missing)", [EVENTS[1], EVENTS[2], EVENTS[4]], either),
         ("position 2 as t2/ok, where the log has t1/fail", [ev(2, "t2", "ok")], either),
         ("positions 2 and 3, then a tenant that is a list", [EVENTS[1], EVENTS[2],
@@ -329,6 +354,11 @@ def bad_batches_change_nothing(impl: ModuleType) -> None:
         ("position 2 with tenant None", [Event(2, None, "fail", 0.0)], either),  # type: ignore[arg-type]
         ("position 2 with status b'fail'", [Event(2, "t1", b"fail", 0.0)], either),  # type: ignore[arg-type]
         ("positions 2..6 (the log ends at 5)", [*EVENTS[1:], ev(6)], either),
+        ("a set of events", {EVENTS[1], EVENTS[2]}, either),
+        ("positions 3 then 2 (3 comes before 2 arrived)", [EVENTS[2], EVENTS[1]], either),
+        ("position 2, then an object that looks like an Event (position 3) but is not one",
+         [EVENTS[1], SimpleNamespace(position=3, tenant="t2", status="ok", recorded_at=0.0)],
+         either),
     ]
     for what, batch, errors in bad:
         names = " or ".join(e.__name__ for e in errors)
@@ -389,6 +419,25 @@ def readers_never_see_half_done(impl: ModuleType) -> None:
     expect_equal("every summary after rebuild()", readable(projector), folded(LOG))
 
 
+@STEP.check(task=3, backs=(SWAP, ASIDE, FRESH))
+def the_swap_is_one_assignment(impl: ModuleType) -> None:
+    """rebuild() puts a new View in store.current and leaves the old one as it was"""
+    projector = impl.Projector(logged())
+    projector.deliver(EVENTS[:4])
+    old = projector.store.current
+    kept = (copy.deepcopy(old.counts), old.checkpoint)
+    projector.rebuild()
+    if projector.store.current is old:
+        fail("rebuild(), then compared store.current with the View that was live before",
+             "the same View object, changed in place", "a new View in store.current",
+             "build the new view aside and make it live with one assignment: a reader that "
+             "holds the old View, or looks between two changes, must never see it half-new")
+    expect_equal("the old View's (counts, checkpoint) after rebuild()",
+                 (old.counts, old.checkpoint), kept,
+                 "the old view is left alone: whoever still reads it sees one consistent "
+                 "picture, counts and checkpoint from the same moment")
+
+
 @STEP.check(task=3, backs=(MEANWHILE, AFTER))
 def runs_recorded_during_a_rebuild_count_once(impl: ModuleType) -> None:
     """runs recorded (and delivered) while rebuild() runs are neither lost nor doubled"""
@@ -420,6 +469,11 @@ def progress_is_reported(impl: ModuleType) -> None:
     impl.Projector(logged()).rebuild(lambda done, total: calls.append((done, total)), every=2)
     expect_equal("rebuild(on_progress, every=2) of a 5-run log: the on_progress calls",
                  calls, [(2, 5), (4, 5), (5, 5)], "every 2 positions, and once when done")
+    calls.clear()
+    impl.Projector(MemoryWrite(LOG[:4])).rebuild(lambda d, t: calls.append((d, t)), every=2)
+    expect_equal("rebuild(on_progress, every=2) of a 4-run log: the on_progress calls",
+                 calls, [(2, 4), (4, 4)], "when the last position falls on a multiple of "
+                 "every, the end is reported once, not twice")
     calls.clear()
     impl.Projector(MemoryWrite()).rebuild(lambda done, total: calls.append((done, total)))
     expect_equal("rebuild(on_progress) of an empty log: the on_progress calls", calls,
