@@ -14,15 +14,16 @@ MAX_NAME_LENGTH = 100
 """Longest tenant or status name accepted; anything longer is a bug upstream, not a name."""
 
 
-def whole_number(what: str, value: object) -> int:
+def whole_number(what: str, value: object, instead: str = "") -> int:
     """``value`` if it is an ``int`` >= 0; else ``TypeError`` (not an int: ``True``, ``2.0`` and
-    ``"2"`` are not) or ``ValueError`` (negative), naming ``what``. One rule for every count,
-    position and limit in the course."""
+    ``"2"`` are not) or ``ValueError`` (negative), naming ``what`` and saying what to pass
+    ``instead``. One rule for every count, position and limit in the course."""
+    advice = f"; {instead}" if instead else ""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{what} must be a whole number (an int), got {type(value).__name__} "
-                        f"{value!r:.40}")
+                        f"{value!r:.40}{advice}")
     if value < 0:
-        raise ValueError(f"{what} must be 0 or more, got {value}")
+        raise ValueError(f"{what} must be 0 or more, got {value}{advice}")
     return value
 
 

@@ -116,7 +116,8 @@ class QueuedRunService:
         """
         # BEGIN SOLUTION
         if max_events is not None:
-            whole_number("max_events (None drains everything)", max_events)
+            whole_number("max_events", max_events,
+                         "pass a whole number such as 10, or None to drain everything")
         with self._changed:
             queue, inc = self.queue, self.read.inc
             count = len(queue) if max_events is None else min(max_events, len(queue))
@@ -154,7 +155,7 @@ class QueuedRunService:
         waits as long as it takes). Waiting changes nothing.
         """
         # BEGIN SOLUTION
-        whole_number("position (a value record() returned)", position)
+        whole_number("position", position, "pass a position record() returned")
         if isinstance(timeout, bool) or not isinstance(timeout, int | float):
             raise TypeError(f"timeout must be a number of seconds, got "
                             f"{type(timeout).__name__} {timeout!r:.40}")

@@ -153,19 +153,9 @@ class Projector:
         if not events:
             return 0
         positions = [checked_position(event) for event in events]
-        first, last = min(positions), max(positions)
-        log = self.write.since(first - 1, last - first + 1)
-        if last > first - 1 + len(log):
-            raise ValueError(f"deliver(): an event has position {last}, but the write log ends "
-                             f"at {first - 1 + len(log)}; nothing was applied")
         upto = view.checkpoint
         new: list[Event] = []
         for event, position in zip(events, positions, strict=True):
-            run = log[position - first]  # check everything first: a refused batch changes nothing
-            if event.tenant != run.tenant or event.status != run.status:
-                raise ValueError(f"deliver(): the event at position {position} says "
-                                 f"{event.tenant!r:.30}/{event.status!r:.30}, but the write log "
-                                 f"has {run.tenant!r}/{run.status!r} there; nothing was applied")
             if position <= upto:
                 continue  # the view has it already: a duplicate, a replay, a late one
             if position != upto + 1:
@@ -175,6 +165,18 @@ class Projector:
                     f"order, from the checkpoint ({view.checkpoint}) on.")
             upto = position
             new.append(event)
+        first, last = min(positions), max(positions)
+        log = self.write.since(first - 1, last - first + 1)  # only the span the batch covers
+        if len(log) < last - first + 1:
+            raise ValueError(f"deliver(): the write log has no run at position "
+                             f"{first + len(log)}; nothing was applied. Deliver the events "
+                             "of runs that were recorded.")
+        for event, position in zip(events, positions, strict=True):
+            run = log[position - first]
+            if event.tenant != run.tenant or event.status != run.status:
+                raise ValueError(f"deliver(): the event at position {position} says "
+                                 f"{event.tenant!r:.30}/{event.status!r:.30}, but the write log "
+                                 f"has {run.tenant!r}/{run.status!r} there; nothing was applied")
         counts = view.counts  # the same as view.apply(event) for each new event, only faster
         for event in new:
             per_status = counts.get(event.tenant)
