@@ -79,6 +79,8 @@ class Lab:
     url: str
     token: str
     log: Path
+    state: Path
+    """The learner's state folder the server's kernels use (hint levels)."""
 
 
 def _get(url: str) -> int:
@@ -147,7 +149,7 @@ def lab(chromium: str, tmp_path: Path) -> Iterator[Lab]:
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"JupyterLab did not start:\n{log.read_text(errors='replace')}")
             time.sleep(0.3)
-        yield Lab(url, token, log)
+        yield Lab(url, token, log, course / "state")
     finally:
         _stop(server, url, token)
 

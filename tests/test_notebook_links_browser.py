@@ -78,3 +78,31 @@ def test_the_exercise_paths_in_links_exist() -> None:
     for notebook, target, _ in exercise_links():
         exercise = (Path("notebooks") / target).as_posix().replace("notebooks/../", "")
         assert COURSE.text(exercise) is not None, (notebook, target)
+
+
+def test_a_hint_cell_shows_a_hint_only_when_its_button_is_clicked(
+        browser: BrowserContext, lab: Lab) -> None:
+    """Run All hands out no hint; the button shows one level, and the kata remembers it."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    try:
+        page.goto(f"{lab.url}/lab/tree/notebooks/00-how-the-kata-works.ipynb?token={lab.token}")
+        page.get_by_text(re.compile(r"\(ipykernel\) \| Idle")).first.wait_for()
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        panel = page.locator(".cqrs-hints")
+        panel.wait_for(state="visible")
+        button = panel.locator(".cqrs-next-hint")
+        expect(button).to_have_text("Show hint 1 of 3")
+        expect(panel).not_to_contain_text("Walk through the statuses")
+        hints = lab.state / "hints.json"
+        assert not hints.exists() or '"00.1": 1' not in hints.read_text()
+        button.click()
+        expect(panel).to_contain_text("Walk through the statuses")
+        expect(button).to_have_text("Show hint 2 of 3")
+        assert '"00.1": 1' in hints.read_text()
+        page.screenshot(path=str(ARTIFACTS / "hint-button.png"))
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "hint-failure.png"), full_page=True)
+        raise
