@@ -306,8 +306,12 @@ def stopped_at(dump: str, path: Path, check_thread: int | None) -> list[str]:
 
 
 def _death(child: _Child, path: Path, seconds: float | None, check_thread: int | None,
-           importing: bool) -> Ran:
-    """The outcome of a check (or import) during which the child process ended."""
+           importing: bool, step_seconds: float | None = None) -> Ran:
+    """The outcome of a check (or import) during which the child process ended.
+
+    ``step_seconds`` is given when the check's time limit was what was left of the step's
+    (the checks before it took the rest), not the limit of a check.
+    """
     where = stopped_at(child.dump, path, check_thread)
     at = "".join(f"\n  stopped at {w}" for w in where)
     timed_out = child.dump.startswith("Timeout") or child.killed_by_parent
@@ -318,6 +322,12 @@ def _death(child: _Child, path: Path, seconds: float | None, check_thread: int |
                    f"results from {during}, so nothing more could be reported: does it call "
                    "os.close(), os.closerange() or os.dup2() on descriptors it did not open? "
                    f"Close only what your code opened.{at}", child.stderr)
+    if timed_out and step_seconds is not None:
+        left = f"the {seconds:.1f} s left" if seconds is not None else "what was left"
+        return Ran("timeout", f"{what} did not finish within {left} of the step's "
+                   f"{step_seconds:g} s, so it was stopped (a step's checks share its time, and "
+                   "the ones before it used the rest): is your code slow somewhere, e.g. a "
+                   f"sleep, or a wait that lasts until its timeout?{at}", child.stderr)
     if timed_out:
         limit = f"{seconds:g} s" if seconds is not None else "its time limit"
         hint = ("is there an endless loop at the top level of the file?" if importing else
@@ -425,7 +435,8 @@ def run_checks(step: Step, path: Path) -> StepRun:
                                      "kata's installation, not with your code):", child.stderr)
             return run
         if not at.loaded and not child.finished:
-            death = _death(child, path, min(limit.imports, budget), at.thread, importing=True)
+            death = _death(child, path, min(limit.imports, budget), at.thread, importing=True,
+                           step_seconds=limit.step if budget < limit.imports else None)
             run.load_error = _joined(f"{display_path(path)}: {death.message}", death.output)
             return run
         if at.current is None and not child.finished and child.returncode != sandbox.KATA_BUG:
@@ -435,7 +446,9 @@ def run_checks(step: Step, path: Path) -> StepRun:
             if at.current is None:
                 break
         if at.current is not None:
-            death = _death(child, path, at.seconds, at.thread, importing=False)
+            clipped = at.seconds is not None and at.seconds < limit.check
+            death = _death(child, path, at.seconds, at.thread, importing=False,
+                           step_seconds=limit.step if clipped else None)
             death.output = _joined("".join(at.output), death.output)
             run.outcomes[at.current] = death
             check = step.checks[at.current]
