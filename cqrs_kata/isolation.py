@@ -15,6 +15,7 @@ import json
 import os
 import queue
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -134,14 +135,17 @@ def _bounded_reader(stream: IO[bytes], keep: list[bytes]) -> None:
                 kept += len(keep[-1])
 
 
-def _event_reader(stream: IO[bytes], events: queue.Queue[dict[str, Any] | None]) -> None:
+def _event_reader(stream: IO[bytes], events: queue.Queue[dict[str, Any] | None],
+                  key: str) -> None:
+    """Pass on the events signed with ``key``: a line the learner's code wrote to the channel
+    (found among its open descriptors) cannot know it, so cannot forge a result."""
     with stream:
         for line in stream:
             try:
                 event = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(event, dict) and "e" in event:
+            if isinstance(event, dict) and event.pop("k", None) == key and "e" in event:
                 events.put(event)
     events.put(None)
 
@@ -236,13 +240,16 @@ def _spawn(job: dict[str, Any], budget: float) -> _Child:
         # what the kata imports; the kata's own folder is put on the path explicitly.
         process = subprocess.Popen(
             [sys.executable, "-I", "-c", _BOOT, package_home, json.dumps(job)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=(os.name == "posix"), env={**os.environ, name: value},
         )
-        assert process.stdout is not None and process.stderr is not None
+        assert process.stdin and process.stdout and process.stderr
+        key = secrets.token_hex(16)
+        with contextlib.suppress(OSError), process.stdin:  # OSError: it died at once
+            process.stdin.write(key.encode())  # read before any learner code runs
         events: queue.Queue[dict[str, Any] | None] = queue.Queue()
         errors: list[bytes] = []
-        readers = [threading.Thread(target=_event_reader, args=(process.stdout, events),
+        readers = [threading.Thread(target=_event_reader, args=(process.stdout, events, key),
                                     daemon=True),
                    threading.Thread(target=_bounded_reader, args=(process.stderr, errors),
                                     daemon=True)]

@@ -542,6 +542,11 @@ KATA_BUG = 70
 def main() -> None:
     """Entry point of the check process: ``python -c ... main()`` with the job as argv[1]."""
     job = json.loads(sys.argv[1])
+    # The key that signs events comes on stdin, which then reads as empty: unlike argv, no
+    # learner code can read it back, so no line it writes can pass for an event.
+    with os.fdopen(0, "rb", closefd=False) as given:
+        key = given.read().decode()
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     # Events go out on the original stdout; anything written to file descriptor 1 from now on
     # (C code, os.write, subprocesses) joins stderr, which the parent keeps an excerpt of.
     events = os.fdopen(os.dup(1), "w", encoding="utf-8", errors="backslashreplace")
@@ -552,7 +557,7 @@ def main() -> None:
     lock = threading.Lock()  # threads the learner started may print while a check reports
 
     def send(event: Event) -> None:
-        line = dumps(event) + "\n"
+        line = dumps({**event, "k": key}) + "\n"
         with lock:
             try:
                 if fstat(channel)[1:3] != identity:
