@@ -483,8 +483,13 @@ def _run_in_process(step: Step, path: Path) -> StepRun:
     (os._exit included), BaseExceptions and replacements are still caught and undone."""
     events: list[dict[str, Any]] = []
     job = {"step": step.number, "path": str(path), "checks": _ordered(step)}
-    with sandbox.borrowed_process():
-        sandbox.execute(job, events.append)
     run = StepRun()
+    try:
+        with sandbox.borrowed_process():
+            sandbox.execute(job, events.append)
+    except Exception as error:  # the caller (a notebook) gets a report, never an exception
+        run.load_error = (f"the checks could not go on: {sandbox.describe(error)}. Your code may "
+                          "have changed Python beyond what the kata can put back (restart the "
+                          "kernel), or this is a bug in cqrs-kata.")
     _consume(events, run)
     return run

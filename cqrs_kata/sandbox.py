@@ -218,6 +218,7 @@ class Guard:
     """
 
     def __init__(self) -> None:
+        self._sys_modules = sys.modules
         self._modules = _kata_modules()
         self._namespaces = {name: dict(vars(m)) for name, m in self._modules.items()}
         self._stdlib = {name: (sys.modules[name], dict(vars(sys.modules[name])))
@@ -237,6 +238,9 @@ class Guard:
     def changes(self) -> list[str]:
         """What was changed since the picture, as ``module.name`` strings; undone on return."""
         changed: list[str] = []
+        if sys.modules is not self._sys_modules:
+            sys.modules = self._sys_modules
+            changed.append("sys.modules")
         for name, module in self._modules.items():
             if sys.modules.get(name) is not module:
                 sys.modules[name] = module
@@ -245,13 +249,12 @@ class Guard:
         for name, (module, namespace) in self._stdlib.items():
             changed += _restore(vars(module), namespace, f"{name}.")
         changed += _restore(vars(builtins), self._builtins, "builtins.")
-        for function, code, defaults, kwdefaults in self._code.values():
-            if (function.__code__ is not code or function.__defaults__ is not defaults
-                    or function.__kwdefaults__ is not kwdefaults):
-                function.__code__ = code
-                function.__defaults__ = defaults
-                function.__kwdefaults__ = kwdefaults
-                changed.append(f"{function.__module__}.{function.__qualname__}.__code__")
+        for function, *picture in self._code.values():
+            for attribute, value in zip(("__code__", "__defaults__", "__kwdefaults__"), picture,
+                                        strict=True):
+                if getattr(function, attribute) is not value:
+                    setattr(function, attribute, value)
+                    changed.append(f"{function.__module__}.{function.__qualname__}.{attribute}")
         for cls, attributes in self._classes.values():
             current = vars(cls)
             for key, value in attributes.items():
@@ -570,11 +573,11 @@ def main() -> None:
     dump = open(job["dump_path"], "w", encoding="utf-8")  # noqa: SIM115 - lives to the end
     faulthandler.enable(file=dump, all_threads=True)  # crashes (segfaults) leave a stack too
     _limit_memory()
-    status = 0
+    status, stderr = 0, sys.__stderr__
     try:
         execute(job, send, dump)
     except BaseException:  # a bug in the kata itself: the parent shows this
-        traceback.print_exc(file=sys.__stderr__)
+        traceback.print_exc(file=stderr)
         status = KATA_BUG
     # Skip atexit handlers and the join of non-daemon threads the learner started: the report
     # is sent, and nothing the learner's code left running may delay it.
