@@ -71,7 +71,8 @@ def same(got: object, expected: object) -> bool:
             return False
         members = set.copy(got) if isinstance(got, set) else frozenset.copy(got)
         return all(map(_plain, members)) and members == set(expected)
-    if dataclasses.is_dataclass(expected) and not isinstance(expected, type):
+    if (dataclasses.is_dataclass(expected) and not isinstance(expected, type)
+            and type(expected).__dataclass_params__.eq):  # type: ignore[attr-defined]
         return type(got) is type(expected) and all(
             same(getattr(got, f.name), getattr(expected, f.name))
             for f in dataclasses.fields(expected) if f.compare)

@@ -354,6 +354,10 @@ def _death(child: _Child, path: Path, seconds: float | None, check_thread: int |
     fatal = next((line for line in child.dump.splitlines() if line.startswith("Fatal")), "")
     detail = f" ({fatal})" if fatal else ""
     crashes = {-getattr(signal, n) for n in ("SIGSEGV", "SIGBUS", "SIGABRT") if hasattr(signal, n)}
+    if code == sandbox.KATA_BUG and "Traceback" in child.stderr:
+        return Ran("error", f"the check stopped on an error inside cqrs-kata {during} (a bug in "
+                   "the kata, or your code changed Python in a way the kata could not put back); "
+                   "what it said is below.", child.stderr)
     if fatal or code in crashes:
         hint = ("Python itself crashed, which plain Python code cannot do unless it recurses "
                 "very deep after raising sys.setrecursionlimit(), or calls into C (ctypes): "

@@ -60,10 +60,10 @@ def where(error: BaseException, path: Path, name_file: bool = False) -> str:
     return f" ({file}line {last.lineno}, in {last.name})"
 
 
-def message_of(error: BaseException) -> str:
+def message_of(error: object) -> str:
     """``str(error)``, cut to a readable length, even when the exception's ``__str__`` raises."""
     try:
-        text = str(error)
+        text = str.__str__(str(error))  # a plain str, even if __str__ returned a subclass
     except BaseException as broken:  # the learner's __str__ may raise anything
         return f"<its message could not be shown: str() raised {type(broken).__name__}>"
     if len(text) > OUTPUT_CHARS:
@@ -71,12 +71,15 @@ def message_of(error: BaseException) -> str:
     return text
 
 
+def name_of(error: BaseException) -> str:
+    name = type(error).__name__
+    return name if len(name) <= 100 else name[:100] + "…"
+
+
 def describe(error: BaseException) -> str:
     """``Type: message`` (just ``Type`` when the message is empty)."""
     text = message_of(error)
-    name = type(error).__name__
-    name = name if len(name) <= 100 else name[:100] + "…"
-    return f"{name}: {text}" if text else name
+    return f"{name_of(error)}: {text}" if text else name_of(error)
 
 
 # Output ------------------------------------------------------------------------------------
@@ -326,7 +329,12 @@ class ExitCalled(SystemExit):
 
 
 def _exit_call(stop: SystemExit) -> str:
-    return f"{'os._exit' if isinstance(stop, ExitCalled) else 'sys.exit'}({stop.code!r})"
+    try:  # the code may be any object, with a __repr__ of the learner's
+        code = str.__str__(repr(stop.code))
+    except BaseException:
+        code = "…"
+    code = code if len(code) <= 100 else code[:100] + "…"
+    return f"{'os._exit' if isinstance(stop, ExitCalled) else 'sys.exit'}({code})"
 
 
 def load_module(path: Path) -> ModuleType:
@@ -360,19 +368,27 @@ def load_module(path: Path) -> ModuleType:
         spec.loader.exec_module(module)
     except BaseException as error:  # anything the learner's import raised
         sys.modules.pop(name, None)
-        raise LoadError(_import_failure(error, path, spec.origin)) from None
+        try:
+            said = _import_failure(error, path, spec.origin)
+        except BaseException as broken:  # saying what it is ran the learner's code again
+            said = (f"importing {shown} raised {name_of(error)}, which could not be described "
+                    f"({name_of(broken)}); fix it and check again.")
+        raise LoadError(said) from None
     return module
 
 
 def _import_failure(error: BaseException, path: Path, origin: str | None) -> str:
     shown = display_path(path)
     at = where(error, path)
-    if isinstance(error, SyntaxError) and error.filename in (origin, None):  # None: NUL bytes
-        line = f", line {error.lineno}" if error.lineno else ""
-        return f"{shown}{line}: {error.msg}; fix that line and check again."
+    if (isinstance(error, SyntaxError) and type(error) in (SyntaxError, IndentationError, TabError)
+            and type(error.filename) in (str, type(None)) and error.filename in (origin, None)
+            and not at):
+        # Python's own complaint about the file (filename None: it holds NUL bytes)
+        line = f", line {error.lineno}" if type(error.lineno) is int else ""
+        return f"{shown}{line}: {message_of(error.msg)}; fix that line and check again."
     if isinstance(error, OSError) and not at:  # reading the file failed, not code in it
-        return (f"{shown} cannot be read ({error.strerror or error}); check that the file is "
-                "readable, then check again.")
+        return (f"{shown} cannot be read ({message_of(error.strerror or error)}); check that "
+                "the file is readable, then check again.")
     if isinstance(error, SystemExit):
         return (f"importing {shown} called {_exit_call(error)}{at}; a file that exits while it "
                 "is imported cannot be checked. Remove that call (or put it under `if __name__ "
@@ -384,17 +400,25 @@ def outcome_of(check: Check, impl: ModuleType, path: Path) -> tuple[str, str]:
     """Run one check; return its outcome and message. Never raises."""
     try:
         check(impl)
-    except CheckFailed as failure:
-        return "wrong", message_of(failure)
-    except NotImplementedError as todo:
-        return "todo", message_of(todo) or "not written yet"
-    except SystemExit as stop:
-        return "error", (f"your code called {_exit_call(stop)}{where(stop, path, True)}; "
+    except BaseException as error:  # KeyboardInterrupt, SystemExit, custom BaseException...
+        try:
+            return _judged(error, path)
+        except BaseException as broken:  # saying what it is ran the learner's code again
+            return "error", (f"your code raised {name_of(error)}, which could not be described "
+                             f"({name_of(broken)})")
+    return "pass", ""
+
+
+def _judged(error: BaseException, path: Path) -> tuple[str, str]:
+    if isinstance(error, CheckFailed):
+        return "wrong", message_of(error)
+    if isinstance(error, NotImplementedError):
+        return "todo", message_of(error) or "not written yet"
+    if isinstance(error, SystemExit):
+        return "error", (f"your code called {_exit_call(error)}{where(error, path, True)}; "
                          "a check cannot finish when the code under test exits. Raise an "
                          "exception instead.")
-    except BaseException as error:  # KeyboardInterrupt, custom BaseException...
-        return "error", f"your code raised {describe(error)}{where(error, path, True)}"
-    return "pass", ""
+    return "error", f"your code raised {describe(error)}{where(error, path, True)}"
 
 
 def execute(job: dict[str, Any], send: Send, dump: TextIO | None = None) -> None:
