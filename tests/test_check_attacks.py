@@ -309,6 +309,51 @@ def test_a_deadlock_in_wait_for_is_stopped_with_both_threads_named(course: Path)
     assert "✓ task 1" in out and "✓ task 5" in out
 
 
+def test_sleeping_just_below_the_limit_passes_and_just_above_is_stopped(course: Path) -> None:
+    sleepy = """
+        import time
+        from collections import Counter
+        def tally(statuses):
+            time.sleep({})
+            return dict(Counter(statuses))
+        """
+    write(course, "00", sleepy.format(0.6))
+    code, out = cli("check", "00")
+    assert code == 0, out
+    write(course, "00", sleepy.format(1.3))
+    code, out = cli("check", "00")
+    assert code == 1
+    assert "it did not finish within 1 s, so it was stopped" in out
+    assert "(2 more checks of this task skipped after it)" in out
+
+
+def test_a_lock_never_released_in_step_04_is_stopped(course: Path) -> None:
+    solved_with(course, "04", "        view = self.store.current\n        upto = view.checkpoint\n",
+                "        _LOCK.acquire()  # never released: the next delivery waits forever\n"
+                "        view = self.store.current\n        upto = view.checkpoint\n")
+    exercise = course / "exercises" / "step04.py"
+    exercise.write_text(exercise.read_text() + "\nimport threading\n_LOCK = threading.Lock()\n")
+    code, out = cli("check", "04", CQRS_KATA_STEP_SECONDS="6")
+    assert code == 1
+    assert "✓ task 1" in out
+    assert re.search(r"✗ task 2 .*\n.*\n.*did not finish within 1 s", out)
+    assert re.search(r"stopped at exercises/step04.py, line \d+, in deliver \(the check's "
+                     r"thread\)", out)
+
+
+def test_printing_lone_surrogates_and_a_gigantic_line(course: Path) -> None:
+    write(course, "00", """
+        def tally(statuses):
+            print("\\ud800 lone", "y" * 10_000_000)
+            return {"\\udcff": 1}
+        """)
+    code, out = cli("check", "00")
+    assert code == 1
+    assert "got      {'\\udcff': 1}" in out
+    assert "your code printed:\n        \\ud800 lone yyy" in out
+    assert "more characters not shown)" in out and len(out) < 10_000
+
+
 def test_a_death_between_two_checks_is_the_learners_not_a_kata_bug(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A thread the learner started calls os._exit() after one check reported and before the
@@ -393,6 +438,28 @@ def test_errors_the_code_raises_at_import_are_not_blamed_on_the_file(course: Pat
     write(course, "00", "eval('1 +')\ndef tally(statuses):\n    return {}\n")
     code, out = cli("check", "00")
     assert "importing exercises/step00.py raised SyntaxError" in out and "line 1" in out
+
+
+@pytest.mark.parametrize(("source", "said"), [
+    ("import sys\nclass Odd:\n    def __repr__(self):\n        raise ValueError\n"
+     "def tally(statuses):\n    sys.exit(Odd())\n",
+     "your code called sys.exit(…) (exercises/step00.py, line 6, in tally)"),
+    ("class Text(str):\n    def __len__(self):\n        raise RuntimeError\n"
+     "class Odd(Exception):\n    def __str__(self):\n        return Text('odd')\n"
+     "def tally(statuses):\n    raise Odd()\n",
+     "your code raised Odd: odd (exercises/step00.py, line 8, in tally)"),
+    ("class Odd(Exception):\n    def __str__(self):\n        raise SystemExit\n"
+     "def tally(statuses):\n    raise Odd()\n",
+     "your code raised Odd: <its message could not be shown: str() raised SystemExit>"),
+    ("error = SyntaxError('made up')\nerror.lineno = object()\nraise error\n",
+     "importing exercises/step00.py raised SyntaxError: made up (line 3, in <module>)"),
+])
+def test_exceptions_that_resist_being_described(course: Path, source: str, said: str) -> None:
+    write(course, "00", source)
+    code, out = cli("check", "00")
+    assert code == 1
+    assert said in out
+    assert_no_kata_traceback(out)
 
 
 def test_an_exception_with_a_huge_class_name_is_cut(course: Path) -> None:
