@@ -502,6 +502,7 @@ def borrowed_process() -> Iterator[None]:
     streams = {name: getattr(sys, name) for name in
                ("stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__")}
     recursion, trace, profile = sys.getrecursionlimit(), sys.gettrace(), sys.getprofile()
+    switching = sys.getswitchinterval()
     try:
         folder: str | None = os.getcwd()
     except OSError:
@@ -529,22 +530,31 @@ def borrowed_process() -> Iterator[None]:
         os._exit = _exit
         for name, stream in streams.items():
             setattr(sys, name, stream)
-        with suppress(ValueError, RecursionError):
-            sys.setrecursionlimit(recursion)
-        sys.settrace(trace)
-        sys.setprofile(profile)
+        # Only what changed is put back: re-installing a debugger's or coverage's own trace
+        # function through sys.settrace() would not be quite the same.
+        if sys.getrecursionlimit() != recursion:
+            with suppress(ValueError, RecursionError):
+                sys.setrecursionlimit(recursion)
+        if sys.getswitchinterval() != switching:
+            sys.setswitchinterval(switching)
+        if sys.gettrace() is not trace:
+            sys.settrace(trace)
+        if sys.getprofile() is not profile:
+            sys.setprofile(profile)
         if folder is not None:
             with suppress(OSError):
-                os.chdir(folder)
+                if os.getcwd() != folder:
+                    os.chdir(folder)
         if handlers or alarm is not None:
             import signal
 
             for number, handler in handlers.items():
                 with suppress(OSError, ValueError, TypeError):
-                    signal.signal(number, handler)
-            if alarm is not None:
+                    if signal.getsignal(number) is not handler:
+                        signal.signal(number, handler)
+            if alarm == (0.0, 0.0):  # an alarm the code set would end the caller when it rings
                 with suppress(OSError, ValueError):
-                    signal.setitimer(signal.ITIMER_REAL, *alarm)
+                    signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _limit_memory() -> None:

@@ -558,7 +558,7 @@ def test_in_process_checks_contain_exits_forks_and_process_state(
     assert len(get_step("00").checks) == 3 and sys.modules is modules
 
     before = (sys.getrecursionlimit(), os.getcwd(), sys.__stdout__, sys.stdin,
-              signal.getsignal(signal.SIGINT))
+              signal.getsignal(signal.SIGINT), sys.getswitchinterval())
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     write(course, "00", f"""
@@ -569,12 +569,13 @@ def test_in_process_checks_contain_exits_forks_and_process_state(
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.setitimer(signal.ITIMER_REAL, 0.3)  # SIGALRM's default ends the process
         sys.__stdout__ = sys.stdin = None
+        sys.setswitchinterval(100)  # threads would hardly ever take turns
         def tally(statuses):
             return dict(Counter(statuses))
         """)
     assert notebook.check("00").ok
     after = (sys.getrecursionlimit(), os.getcwd(), sys.__stdout__, sys.stdin,
-             signal.getsignal(signal.SIGINT))
+             signal.getsignal(signal.SIGINT), sys.getswitchinterval())
     assert after == before
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert os._exit is sandbox._exit
