@@ -355,9 +355,10 @@ def _death(child: _Child, path: Path, seconds: float | None, check_thread: int |
     detail = f" ({fatal})" if fatal else ""
     crashes = {-getattr(signal, n) for n in ("SIGSEGV", "SIGBUS", "SIGABRT") if hasattr(signal, n)}
     if code == sandbox.KATA_BUG and "Traceback" in child.stderr:
+        said = child.stderr[child.stderr.rindex("Traceback"):].strip().splitlines()[-1]
         return Ran("error", f"the check stopped on an error inside cqrs-kata {during} (a bug in "
-                   "the kata, or your code changed Python in a way the kata could not put back); "
-                   "what it said is below.", child.stderr)
+                   "the kata, or your code changed Python in a way the kata could not put "
+                   f"back): {said}{at}")
     if fatal or code in crashes:
         hint = ("Python itself crashed, which plain Python code cannot do unless it recurses "
                 "very deep after raising sys.setrecursionlimit(), or calls into C (ctypes): "

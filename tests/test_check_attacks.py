@@ -377,6 +377,17 @@ def test_a_death_between_two_checks_is_the_learners_not_a_kata_bug(
     assert run.outcomes[2].outcome == "skipped"
 
 
+
+def test_a_kata_error_in_the_check_process_is_not_blamed_on_os_exit() -> None:
+    child = isolation._Child(returncode=sandbox.KATA_BUG, stderr=(
+        "Traceback (most recent call last):\n  File \"cqrs_kata/sandbox.py\", line 1\n"
+        "ValueError: something the kata did not expect\n"))
+    ran = isolation._death(child, Path("exercises/step00.py"), 1.0, None, importing=False)
+    assert ran.outcome == "error" and "os._exit" not in ran.message
+    assert ran.message.startswith("the check stopped on an error inside cqrs-kata while it ran")
+    assert ran.message.endswith("ValueError: something the kata did not expect")
+    assert ran.output == "", "the kata's traceback is not what the learner's code printed"
+
 # Files that are not what they seem ---------------------------------------------------------------
 
 
