@@ -282,14 +282,15 @@ def test_a_check_cut_short_by_the_step_budget_says_so(course: Path) -> None:
         import time
         from collections import Counter
         def tally(statuses):
-            time.sleep(0.7)
+            time.sleep(0.5)
             return dict(Counter(statuses))
         """)
-    code, out = cli("check", "00", CQRS_KATA_STEP_SECONDS="1.6")
+    code, out = cli("check", "00", CQRS_KATA_STEP_SECONDS="1.5")
     assert code == 1
-    assert re.search(r"did not finish within the 0\.\d s left of the step's 1\.6 s, so it was "
-                     r"stopped", out)
     assert "2/3 checks" in out
+    assert re.search(r"did not finish within the 0\.\d s left of the step's 1\.5 s, so it was "
+                     r"stopped|not run: the step's 1\.5 s were used up", out), out  # a slow box
+    assert "endless loop" not in out
 
 
 def test_a_deadlock_in_wait_for_is_stopped_with_both_threads_named(course: Path) -> None:
