@@ -6,9 +6,10 @@ raise :class:`CheckFailed`; anything else a learner's code raises is reported by
 
 from __future__ import annotations
 
+import dataclasses
 import reprlib
-from collections.abc import Callable
-from typing import NoReturn
+from collections.abc import Callable, Iterable
+from typing import NoReturn, cast
 
 _short = reprlib.Repr()
 _short.maxstring = 80
@@ -33,9 +34,54 @@ def fail(called: str, got: str, expected: str, why: str = "") -> NoReturn:
     raise CheckFailed("\n".join(lines))
 
 
+_PLAIN = (int, float, complex, str, bytes, bool, type(None))
+"""Exact types whose ``==`` and hash are Python's own (a subclass could override them)."""
+
+
+def _plain(value: object) -> bool:
+    """Whether comparing or hashing ``value`` runs only Python's own code (for dict keys)."""
+    if type(value) in _PLAIN:
+        return True
+    return type(value) in (tuple, frozenset) and all(map(_plain, cast(Iterable[object], value)))
+
+
+def same(got: object, expected: object) -> bool:
+    """``got == expected``, compared as plain data: dicts, lists, tuples, sets and dataclasses
+    item by item and field by field, numbers and strings by Python's own ``==``; never by the
+    ``__eq__`` of what the learner's code returned. An object whose ``__eq__`` always says True
+    (or a dict subclass that lies about its items) cannot pass for the value a check expects,
+    while a ``Counter`` or ``defaultdict`` holding the right items passes, as with ``==``.
+    """
+    if type(expected) in _PLAIN:
+        return type(got) in _PLAIN and bool(got == expected)
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return False
+        items = list(dict.items(got))  # what the dict holds, whatever a subclass says
+        return (len(items) == len(expected) and all(_plain(k) for k, _ in items)
+                and all(k in expected and same(v, expected[k]) for k, v in items))
+    if isinstance(expected, list):
+        return (isinstance(got, list) and len(values := list.copy(got)) == len(expected)
+                and all(map(same, values, expected)))
+    if isinstance(expected, tuple):
+        return (isinstance(got, tuple) and len(fields := tuple.__getitem__(got, slice(None)))
+                == len(expected) and all(map(same, fields, expected)))
+    if isinstance(expected, (set, frozenset)):
+        if not isinstance(got, (set, frozenset)):
+            return False
+        members = set.copy(got) if isinstance(got, set) else frozenset.copy(got)
+        return all(map(_plain, members)) and members == set(expected)
+    if (dataclasses.is_dataclass(expected) and not isinstance(expected, type)
+            and type(expected).__dataclass_params__.eq):  # type: ignore[attr-defined]
+        return type(got) is type(expected) and all(
+            same(getattr(got, f.name), getattr(expected, f.name))
+            for f in dataclasses.fields(expected) if f.compare)
+    return type(got) is type(expected) and bool(expected == got)
+
+
 def expect_equal(called: str, got: object, expected: object, why: str = "") -> None:
-    """Fail unless ``got == expected``."""
-    if got != expected:
+    """Fail unless ``got == expected``, compared as plain data (see :func:`same`)."""
+    if not same(got, expected):
         fail(called, show(got), show(expected), why)
 
 

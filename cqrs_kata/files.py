@@ -49,12 +49,31 @@ def saved_dir(create: bool = False) -> Path:
     return folder
 
 
+def special_kind(mode: int) -> str | None:
+    """What a path is when it is neither a regular file nor a folder (``os.stat`` mode):
+    reading a named pipe waits forever, reading /dev/zero never ends."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device (such as /dev/zero)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
 def read(path: Path) -> bytes | None:
     """The file's bytes, None when it does not exist; FileProblem when it cannot be read."""
-    if path.is_dir():
-        raise FileProblem(f"{_shown(path)} is a folder, not a file; move it out of the way (it "
-                          "may hold your work) and run this again. Nothing was changed.")
     try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise FileProblem(f"{_shown(path)} is a folder, not a file; move it out of the way "
+                              "(it may hold your work) and run this again. Nothing was changed.")
+        special = special_kind(mode)
+        if special:
+            raise FileProblem(f"{_shown(path)} is {special}, not a file; move it out of the way "
+                              "and run this again. Nothing was changed.")
         return path.read_bytes()
     except FileNotFoundError:
         return None

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 
+from cqrs_kata.expect import same
 from cqrs_kata.paths import CourseNotFound, state_dir
 from cqrs_kata.steps.step02 import folded
 from solutions.step02 import MemoryWrite, Run, RunsWrite
@@ -246,7 +247,7 @@ class _World:
     # -- what a reader sees --------------------------------------------------------------
 
     def history_intact(self, when: str) -> None:
-        if self.write.all() != self.runs:
+        if not same(self.write.all(), self.runs):
             raise self.fail(f"write.all() {when} is {self.write.all()!r}",
                             f"{self.runs!r}, the runs recorded",
                             "Recorded history never changes: a projector reads write.all() "
@@ -269,7 +270,7 @@ class _World:
         view = {t: self.projector.summary(t) for t in (*TENANTS, NOBODY)}
         view = {t: counts for t, counts in view.items() if counts}
         truth = folded(self.runs[:checkpoint])
-        if view != truth:
+        if not same(view, truth):
             upto = f"positions 1..{checkpoint}" if checkpoint else "no positions"
             raise self.fail(f"view says {view} {when}",
                             f"the write log says {truth} (checkpoint {checkpoint})",
@@ -427,8 +428,9 @@ class _World:
                             f"on_progress(done, total) called, ending with ({total}, {total})",
                             "Progress of a rebuild must be observable: report it as you go.")
         dones = [done for done, _ in progress]
-        if progress[-1] != (total, total) or dones != sorted(dones) or any(
-                of != total for _, of in progress):
+        if not all(type(done) is int and type(of) is int for done, of in progress) or (
+                progress[-1] != (total, total) or dones != sorted(dones) or any(
+                of != total for _, of in progress)):
             raise self.fail(f"on_progress was called with {progress}",
                             f"calls with total {total} and done rising to {total}",
                             "Progress counts the positions folded, out of the runs in the log "

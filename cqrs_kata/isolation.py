@@ -10,16 +10,19 @@ Where processes cannot be started (a browser kernel), the same sandbox runs in-p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import re
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +41,8 @@ STEP_SECONDS = 15.0
 ($CQRS_KATA_STEP_SECONDS overrides)."""
 GRACE_SECONDS = 2.0
 """How long past a deadline the parent waits for the child's own watchdog before killing it."""
+POLL_SECONDS = 0.2
+"""How often the parent looks whether the child has ended while its channel stays open."""
 STDERR_CHARS = 2000
 
 ISOLATION_ENV = "CQRS_KATA_IN_PROCESS"
@@ -112,6 +117,8 @@ class _Child:
     dump: str = ""
     stderr: str = ""
     killed_by_parent: bool = False
+    hung_up: bool = False
+    """The child closed its end of the event channel but went on running."""
 
     @property
     def finished(self) -> bool:
@@ -121,20 +128,25 @@ class _Child:
 def _bounded_reader(stream: IO[bytes], keep: list[bytes]) -> None:
     """Keep the first STDERR_CHARS bytes of ``stream``, read and drop the rest."""
     kept = 0
-    for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
-        if kept < STDERR_CHARS:
-            keep.append(chunk[: STDERR_CHARS - kept])
-            kept += len(keep[-1])
+    with stream:  # closed here, not by the parent: closing a pipe another thread reads blocks
+        for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
+            if kept < STDERR_CHARS:
+                keep.append(chunk[: STDERR_CHARS - kept])
+                kept += len(keep[-1])
 
 
-def _event_reader(stream: IO[bytes], events: queue.Queue[dict[str, Any] | None]) -> None:
-    for line in stream:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and "e" in event:
-            events.put(event)
+def _event_reader(stream: IO[bytes], events: queue.Queue[dict[str, Any] | None],
+                  key: str) -> None:
+    """Pass on the events signed with ``key``: a line the learner's code wrote to the channel
+    (found among its open descriptors) cannot know it, so cannot forge a result."""
+    with stream:
+        for line in stream:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and event.pop("k", None) == key and "e" in event:
+                events.put(event)
     events.put(None)
 
 
@@ -151,8 +163,67 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
+MARKER_ENV = "CQRS_KATA_CHECK_PROCESS"
+"""Set, to a value unique to one check process, in the environment of that process; whatever
+the learner's code starts inherits it, so what escaped the process group is found by it."""
+
+
+def _sweep(marker: str) -> None:
+    """Kill what the learner's code started and moved out of the check's process group (a new
+    session, a double fork): on Linux, every process whose environment holds ``marker``."""
+    wanted = marker.encode()
+    try:
+        entries = [e.name for e in os.scandir("/proc") if e.name.isdigit()]
+    except OSError:
+        return  # no /proc here: the process group is all that can be killed
+    for pid in entries:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as environ:
+                found = wanted in environ.read().split(b"\0")
+        except OSError:
+            continue
+        if found:
+            with contextlib.suppress(OSError):
+                os.kill(int(pid), signal.SIGKILL)
+
+
 _BOOT = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
          "from cqrs_kata.sandbox import main; main()")
+
+
+def _follow(process: subprocess.Popen[bytes], events: queue.Queue[dict[str, Any] | None],
+            child: _Child, overall: float) -> None:
+    """Collect the child's events until it finishes, ends, or overruns its deadline."""
+    backstop = overall
+    ended_at: float | None = None
+    while True:
+        now = time.monotonic()
+        if now >= backstop:
+            child.killed_by_parent = True
+            return
+        try:
+            event = events.get(timeout=min(backstop - now, POLL_SECONDS))
+        except queue.Empty:
+            # The child ended, but something it started still holds the channel open (a
+            # forked copy, a subprocess): what it sent is read by now, so stop waiting.
+            if process.poll() is not None:
+                if ended_at is not None and now - ended_at >= POLL_SECONDS:
+                    return
+                ended_at = ended_at or now
+            continue
+        if event is None:  # the channel closed: the child ended, or its code closed it
+            try:
+                process.wait(timeout=POLL_SECONDS)
+            except subprocess.TimeoutExpired:
+                child.hung_up = True  # still running without its channel: it was closed
+            return
+        child.events.append(event)
+        if event["e"] == "start" and event.get("seconds") is not None:
+            backstop = min(overall, time.monotonic() + event["seconds"] + GRACE_SECONDS)
+        elif event["e"] == "done":
+            backstop = overall
+        if event["e"] in ("finished", "no_time", "load_error"):
+            return
 
 
 def _spawn(job: dict[str, Any], budget: float) -> _Child:
@@ -163,47 +234,37 @@ def _spawn(job: dict[str, Any], budget: float) -> _Child:
     with tempfile.NamedTemporaryFile("r", prefix="cqrs-kata-stack-", suffix=".txt",
                                      encoding="utf-8", errors="replace") as dump:
         job = {**job, "dump_path": dump.name}
+        marker = f"{MARKER_ENV}={uuid.uuid4().hex}"
+        name, _, value = marker.partition("=")
         # -I: neither PYTHONPATH nor a learner's random.py in the current folder can shadow
         # what the kata imports; the kata's own folder is put on the path explicitly.
         process = subprocess.Popen(
             [sys.executable, "-I", "-c", _BOOT, package_home, json.dumps(job)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=(os.name == "posix"),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=(os.name == "posix"), env={**os.environ, name: value},
         )
-        assert process.stdout is not None and process.stderr is not None
+        assert process.stdin and process.stdout and process.stderr
+        key = secrets.token_hex(16)
+        with contextlib.suppress(OSError), process.stdin:  # OSError: it died at once
+            process.stdin.write(key.encode())  # read before any learner code runs
         events: queue.Queue[dict[str, Any] | None] = queue.Queue()
         errors: list[bytes] = []
-        readers = [threading.Thread(target=_event_reader, args=(process.stdout, events),
+        readers = [threading.Thread(target=_event_reader, args=(process.stdout, events, key),
                                     daemon=True),
                    threading.Thread(target=_bounded_reader, args=(process.stderr, errors),
                                     daemon=True)]
         for reader in readers:
             reader.start()
-        overall = time.monotonic() + budget + GRACE_SECONDS
-        backstop = overall
         try:
-            while True:
-                try:
-                    event = events.get(timeout=max(backstop - time.monotonic(), 0.0))
-                except queue.Empty:
-                    child.killed_by_parent = True
-                    break
-                if event is None:
-                    break
-                child.events.append(event)
-                if event["e"] == "start" and event.get("seconds") is not None:
-                    backstop = min(overall, time.monotonic() + event["seconds"] + GRACE_SECONDS)
-                elif event["e"] == "done":
-                    backstop = overall
-                if event["e"] in ("finished", "no_time", "load_error"):
-                    break
+            _follow(process, events, child, time.monotonic() + budget + GRACE_SECONDS)
         finally:
             _kill(process)
             child.returncode = process.wait()
+            _sweep(marker)
             for reader in readers:
+                # A process the learner started may hold the pipes open even now (one whose
+                # environment was emptied): then the reader is left to finish on its own.
                 reader.join(1.0)
-            process.stdout.close()
-            process.stderr.close()
         child.dump = Path(dump.name).read_text(encoding="utf-8", errors="replace")
     child.stderr = b"".join(errors).decode("utf-8", errors="replace")
     return child
@@ -252,12 +313,28 @@ def stopped_at(dump: str, path: Path, check_thread: int | None) -> list[str]:
 
 
 def _death(child: _Child, path: Path, seconds: float | None, check_thread: int | None,
-           importing: bool) -> Ran:
-    """The outcome of a check (or import) during which the child process ended."""
+           importing: bool, step_seconds: float | None = None) -> Ran:
+    """The outcome of a check (or import) during which the child process ended.
+
+    ``step_seconds`` is given when the check's time limit was what was left of the step's
+    (the checks before it took the rest), not the limit of a check.
+    """
     where = stopped_at(child.dump, path, check_thread)
     at = "".join(f"\n  stopped at {w}" for w in where)
     timed_out = child.dump.startswith("Timeout") or child.killed_by_parent
     what = "importing it" if importing else "it"
+    during = "while it was imported" if importing else "while it ran"
+    if child.hung_up or child.returncode == sandbox.CHANNEL_LOST:
+        return Ran("error", f"your code closed or replaced the file descriptor the kata reads "
+                   f"results from {during}, so nothing more could be reported: does it call "
+                   "os.close(), os.closerange() or os.dup2() on descriptors it did not open? "
+                   f"Close only what your code opened.{at}", child.stderr)
+    if timed_out and step_seconds is not None:
+        left = f"the {seconds:.1f} s left" if seconds is not None else "what was left"
+        return Ran("timeout", f"{what} did not finish within {left} of the step's "
+                   f"{step_seconds:g} s, so it was stopped (a step's checks share its time, and "
+                   "the ones before it used the rest): is your code slow somewhere, e.g. a "
+                   f"sleep, or a wait that lasts until its timeout?{at}", child.stderr)
     if timed_out:
         limit = f"{seconds:g} s" if seconds is not None else "its time limit"
         hint = ("is there an endless loop at the top level of the file?" if importing else
@@ -276,9 +353,21 @@ def _death(child: _Child, path: Path, seconds: float | None, check_thread: int |
         ended = f"ended with exit status {code}"
     fatal = next((line for line in child.dump.splitlines() if line.startswith("Fatal")), "")
     detail = f" ({fatal})" if fatal else ""
-    return Ran("error", f"the process running your code {ended}{detail} while {what} ran: "
-                   "does your code call os._exit() or end its own process? A check cannot "
-                   f"finish when the code under test ends it.{at}", child.stderr)
+    crashes = {-getattr(signal, n) for n in ("SIGSEGV", "SIGBUS", "SIGABRT") if hasattr(signal, n)}
+    if code == sandbox.KATA_BUG and "Traceback" in child.stderr:
+        said = child.stderr[child.stderr.rindex("Traceback"):].strip().splitlines()[-1]
+        return Ran("error", f"the check stopped on an error inside cqrs-kata {during} (a bug in "
+                   "the kata, or your code changed Python in a way the kata could not put "
+                   f"back): {said}{at}")
+    if fatal or code in crashes:
+        hint = ("Python itself crashed, which plain Python code cannot do unless it recurses "
+                "very deep after raising sys.setrecursionlimit(), or calls into C (ctypes): "
+                "look for that.")
+    else:
+        hint = ("does your code (or a thread it started) call os._exit() or end its own "
+                "process? A check cannot finish when the code under test ends it.")
+    return Ran("error", f"the process running your code {ended}{detail} {during}: {hint}{at}",
+               child.stderr)
 
 
 # Turning events into outcomes ---------------------------------------------------------------
@@ -358,11 +447,20 @@ def run_checks(step: Step, path: Path) -> StepRun:
                                      "kata's installation, not with your code):", child.stderr)
             return run
         if not at.loaded and not child.finished:
-            death = _death(child, path, min(limit.imports, budget), at.thread, importing=True)
+            death = _death(child, path, min(limit.imports, budget), at.thread, importing=True,
+                           step_seconds=limit.step if budget < limit.imports else None)
             run.load_error = _joined(f"{display_path(path)}: {death.message}", death.output)
             return run
+        if at.current is None and not child.finished and child.returncode != sandbox.KATA_BUG:
+            # Ended between two checks: a thread the learner started (os._exit, a signal).
+            # The check that was about to start is the one that could not run.
+            at.current = next((i for i in pending if i not in run.outcomes), None)
+            if at.current is None:
+                break
         if at.current is not None:
-            death = _death(child, path, at.seconds, at.thread, importing=False)
+            clipped = at.seconds is not None and at.seconds < limit.check
+            death = _death(child, path, at.seconds, at.thread, importing=False,
+                           step_seconds=limit.step if clipped else None)
             death.output = _joined("".join(at.output), death.output)
             run.outcomes[at.current] = death
             check = step.checks[at.current]
@@ -386,11 +484,17 @@ def run_checks(step: Step, path: Path) -> StepRun:
 
 
 def _run_in_process(step: Step, path: Path) -> StepRun:
-    """The same sandbox without a process around it: no time limit, but the learner's exits,
-    BaseExceptions and replacements are still caught and undone."""
+    """The same sandbox without a process around it: no time limit, but the learner's exits
+    (os._exit included), BaseExceptions and replacements are still caught and undone."""
     events: list[dict[str, Any]] = []
     job = {"step": step.number, "path": str(path), "checks": _ordered(step)}
-    sandbox.execute(job, events.append)
     run = StepRun()
+    try:
+        with sandbox.borrowed_process():
+            sandbox.execute(job, events.append)
+    except Exception as error:  # the caller (a notebook) gets a report, never an exception
+        run.load_error = (f"the checks could not go on: {sandbox.describe(error)}. Your code may "
+                          "have changed Python beyond what the kata can put back (restart the "
+                          "kernel), or this is a bug in cqrs-kata.")
     _consume(events, run)
     return run

@@ -58,6 +58,15 @@ def state_dir() -> Path:
 def display_path(path: Path) -> str:
     """``exercises/step02.py`` for a file inside the course, else the path as given."""
     try:
-        return str(path.resolve().relative_to(course_root()))
-    except (ValueError, OSError, CourseNotFound):
+        root = course_root()
+    except CourseNotFound:
         return str(path)
+    # Resolved first (``..``, a symlinked checkout); then as written, for an exercise that is a
+    # symlink (to /dev/zero, say) or a symlink loop (which resolve() refuses).
+    for resolve in (True, False):
+        try:
+            full = path.resolve() if resolve else Path(os.path.abspath(path))
+            return str(full.relative_to(root))
+        except (ValueError, OSError, RuntimeError):
+            continue
+    return str(path)

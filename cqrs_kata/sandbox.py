@@ -21,6 +21,7 @@ import importlib.util
 import io
 import json
 import os
+import stat
 import sys
 import threading
 import time
@@ -29,8 +30,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FunctionType, ModuleType
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
+from cqrs_kata import files
 from cqrs_kata.course import Check, get_step
 from cqrs_kata.expect import CheckFailed
 from cqrs_kata.paths import display_path
@@ -58,10 +60,10 @@ def where(error: BaseException, path: Path, name_file: bool = False) -> str:
     return f" ({file}line {last.lineno}, in {last.name})"
 
 
-def message_of(error: BaseException) -> str:
+def message_of(error: object) -> str:
     """``str(error)``, cut to a readable length, even when the exception's ``__str__`` raises."""
     try:
-        text = str(error)
+        text = str.__str__(str(error))  # a plain str, even if __str__ returned a subclass
     except BaseException as broken:  # the learner's __str__ may raise anything
         return f"<its message could not be shown: str() raised {type(broken).__name__}>"
     if len(text) > OUTPUT_CHARS:
@@ -69,10 +71,15 @@ def message_of(error: BaseException) -> str:
     return text
 
 
+def name_of(error: BaseException) -> str:
+    name = type(error).__name__
+    return name if len(name) <= 100 else name[:100] + "…"
+
+
 def describe(error: BaseException) -> str:
     """``Type: message`` (just ``Type`` when the message is empty)."""
     text = message_of(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return f"{name_of(error)}: {text}" if text else name_of(error)
 
 
 # Output ------------------------------------------------------------------------------------
@@ -115,52 +122,142 @@ class Capture(io.TextIOBase):
 
 
 def _kata_modules() -> dict[str, ModuleType]:
+    """The kata's modules and the reference solutions the checks build on."""
     return {name: module for name, module in sys.modules.items()
-            if (name == "cqrs_kata" or name.startswith("cqrs_kata.")) and module is not None}
+            if name.split(".")[0] in ("cqrs_kata", "solutions") and module is not None}
+
+
+STDLIB = ("time", "threading", "json", "os", "signal", "faulthandler", "functools",
+          "dataclasses", "copy", "reprlib", "traceback")
+"""Standard modules the checks (and this sandbox) call: ``time.monotonic = lambda: 0`` in an
+exercise would make a check's stopwatch lie. Their functions are guarded like builtins."""
+
+_DATA_MODULES = ("cqrs_kata.steps.", "cqrs_kata.harness", "cqrs_kata.expect", "cqrs_kata.course",
+                 "solutions.")
+"""Modules whose module-level data (a step's list of checks, the events a check delivers) is
+watched for changes in place, not only for replacement."""
+
+
+def _is_data_module(name: str) -> bool:
+    return any(name == prefix or name.startswith(prefix) for prefix in _DATA_MODULES)
+
+
+class _Data:
+    """Mutable values a check relies on (lists, dicts, sets, the fields of Step and Check
+    objects), with what each held, to find and undo a change made in place."""
+
+    def __init__(self, modules: dict[str, ModuleType]) -> None:
+        self.kept: dict[int, tuple[str, Any, Any]] = {}
+        owners = tuple(modules)
+        for name, module in modules.items():
+            if _is_data_module(name):
+                for key, value in list(vars(module).items()):
+                    if not key.startswith("__"):
+                        self._walk(value, f"{name}.{key}", owners, 4)
+
+    def _walk(self, value: Any, path: str, owners: tuple[str, ...], depth: int) -> None:
+        if depth < 0 or id(value) in self.kept:
+            return
+        inner: list[tuple[str, Any]]
+        if type(value) is list:
+            copy: Any = list(value)
+            inner = [(f"{path}[{i}]", v) for i, v in enumerate(copy)]
+        elif type(value) is dict:
+            copy = list(value.items())
+            inner = [(f"{path}[{k!r}]", v) for k, v in copy]
+        elif type(value) is set:
+            copy, inner = set(value), []
+        elif type(value) is tuple:
+            for i, v in enumerate(value):
+                self._walk(v, f"{path}[{i}]", owners, depth - 1)
+            return
+        elif (type(value).__module__ in owners and hasattr(value, "__dict__")
+              and not isinstance(value, (type, ModuleType, FunctionType))):
+            copy = dict(vars(value))
+            inner = [(f"{path}.{k}", v) for k, v in copy.items()]
+        else:
+            return
+        self.kept[id(value)] = (path, value, copy)
+        for where, item in inner:
+            self._walk(item, where, owners, depth - 1)
+
+    def changes(self) -> list[str]:
+        changed: list[str] = []
+        for path, value, copy in self.kept.values():
+            if type(value) is list:
+                if len(value) != len(copy) or any(
+                        a is not b for a, b in zip(value, copy, strict=True)):
+                    value[:] = copy
+                    changed.append(f"the contents of {path}")
+            elif type(value) is dict:
+                now = list(value.items())
+                if len(now) != len(copy) or any(a[0] is not b[0] or a[1] is not b[1]
+                                                 for a, b in zip(now, copy, strict=True)):
+                    value.clear()
+                    value.update(copy)
+                    changed.append(f"the contents of {path}")
+            elif type(value) is set:
+                if value != copy:
+                    value.clear()
+                    value.update(copy)
+                    changed.append(f"the contents of {path}")
+            else:
+                fields = vars(value)
+                if fields.keys() != copy.keys() or any(fields[k] is not v for k, v in copy.items()):
+                    fields.clear()
+                    fields.update(copy)
+                    changed.append(path)
+        return changed
 
 
 class Guard:
-    """A picture of the kata's modules and Python's builtins, to find and undo changes.
+    """A picture of the kata's modules, its checks' data, Python's builtins and the standard
+    functions the checks use, to find and undo changes.
 
-    An exercise that replaces ``expect_equal`` or ``builtins.len`` could make every check pass;
-    after the import and after every check the picture is compared, anything changed is put
-    back, and the change is reported instead of the check's result.
+    An exercise that replaces ``expect_equal`` or ``builtins.len``, or empties a step's list
+    of checks, could make every check pass; after the import and after every check the
+    picture is compared, anything changed is put back, and the change is reported instead of
+    the check's result.
     """
 
     def __init__(self) -> None:
+        self._sys_modules = sys.modules
         self._modules = _kata_modules()
         self._namespaces = {name: dict(vars(m)) for name, m in self._modules.items()}
+        self._stdlib = {name: (sys.modules[name], dict(vars(sys.modules[name])))
+                        for name in STDLIB if name in sys.modules}
         self._builtins = dict(vars(builtins))
-        self._code: dict[int, tuple[FunctionType, Any]] = {}
+        self._code: dict[int, tuple[FunctionType, Any, Any, Any]] = {}
         self._classes: dict[int, tuple[type, dict[str, Any]]] = {}
         for name, module in self._modules.items():
             for value in vars(module).values():
                 if isinstance(value, FunctionType) and value.__module__ == name:
-                    self._code[id(value)] = (value, value.__code__)
+                    self._code[id(value)] = (value, value.__code__, value.__defaults__,
+                                             value.__kwdefaults__)
                 elif isinstance(value, type) and value.__module__ == name:
                     self._classes[id(value)] = (value, dict(vars(value)))
+        self._data = _Data(self._modules)
 
     def changes(self) -> list[str]:
         """What was changed since the picture, as ``module.name`` strings; undone on return."""
         changed: list[str] = []
+        if sys.modules is not self._sys_modules:
+            sys.modules = self._sys_modules
+            changed.append("sys.modules")
         for name, module in self._modules.items():
             if sys.modules.get(name) is not module:
                 sys.modules[name] = module
                 changed.append(f"sys.modules[{name!r}]")
-            namespace = vars(module)
-            for key, value in self._namespaces[name].items():
-                if namespace.get(key, _MISSING) is not value:
-                    namespace[key] = value
-                    changed.append(f"{name}.{key}")
-        namespace = vars(builtins)
-        for key, value in self._builtins.items():
-            if namespace.get(key, _MISSING) is not value:
-                namespace[key] = value
-                changed.append(f"builtins.{key}")
-        for function, code in self._code.values():
-            if function.__code__ is not code:
-                function.__code__ = code
-                changed.append(f"{function.__module__}.{function.__qualname__}.__code__")
+            changed += _restore(vars(module), self._namespaces[name], f"{name}.")
+        for name, (module, namespace) in self._stdlib.items():
+            changed += _restore(vars(module), namespace, f"{name}.")
+        changed += _restore(vars(builtins), self._builtins, "builtins.")
+        for function, *picture in self._code.values():
+            for attribute, value in zip(("__code__", "__defaults__", "__kwdefaults__"), picture,
+                                        strict=True):
+                if getattr(function, attribute) is not value:
+                    setattr(function, attribute, value)
+                    changed.append(f"{function.__module__}.{function.__qualname__}.{attribute}")
         for cls, attributes in self._classes.values():
             current = vars(cls)
             for key, value in attributes.items():
@@ -168,7 +265,17 @@ class Guard:
                     with suppress(AttributeError, TypeError):
                         setattr(cls, key, value)
                     changed.append(f"{cls.__module__}.{cls.__qualname__}.{key}")
-        return changed
+        return changed + self._data.changes()
+
+
+def _restore(namespace: dict[str, Any], picture: dict[str, Any], prefix: str) -> list[str]:
+    """Put back every name of ``picture`` that ``namespace`` now binds to something else."""
+    changed: list[str] = []
+    for key, value in picture.items():
+        if namespace.get(key, _MISSING) is not value:
+            namespace[key] = value
+            changed.append(prefix + key)
+    return changed
 
 
 _MISSING = object()
@@ -177,11 +284,19 @@ _MISSING = object()
 def tampering(changed: list[str]) -> str:
     listed = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
     return (f"your code replaced {listed}. The checks cannot be trusted while the code under "
-            "test changes the kata or Python's builtins; remove the line that assigns to it "
-            "(what it replaced was put back)")
+            "test changes the kata, Python's builtins or the standard functions the checks "
+            "use; remove the line that assigns to it (what it replaced was put back)")
 
 
 # Time limits -------------------------------------------------------------------------------
+
+# Bound before any learner code runs: an exercise that replaces these module attributes is
+# reported (see Guard), but the sandbox's own clock and watchdog must not depend on that.
+_monotonic = time.monotonic
+_dump_later = faulthandler.dump_traceback_later
+_cancel_dump = faulthandler.cancel_dump_traceback_later
+_getpid = os.getpid
+_exit = os._exit
 
 
 @contextmanager
@@ -194,11 +309,11 @@ def deadline(seconds: float | None, dump: TextIO | None) -> Iterator[None]:
     if seconds is None or dump is None:
         yield
         return
-    faulthandler.dump_traceback_later(max(seconds, 0.001), exit=True, file=dump)
+    _dump_later(max(seconds, 0.001), exit=True, file=dump)
     try:
         yield
     finally:
-        faulthandler.cancel_dump_traceback_later()
+        _cancel_dump()
 
 
 # Running -----------------------------------------------------------------------------------
@@ -208,15 +323,41 @@ class LoadError(Exception):
     """The file under test could not be imported; the message is one sentence for the learner."""
 
 
+class ExitCalled(SystemExit):
+    """``os._exit()`` called by the learner's code where checks run in the caller's process
+    (which it would end): raised instead, and reported like ``sys.exit()``."""
+
+
+def _exit_call(stop: SystemExit) -> str:
+    try:  # the code may be any object, with a __repr__ of the learner's
+        code = str.__str__(repr(stop.code))
+    except BaseException:
+        code = "…"
+    code = code if len(code) <= 100 else code[:100] + "…"
+    return f"{'os._exit' if isinstance(stop, ExitCalled) else 'sys.exit'}({code})"
+
+
 def load_module(path: Path) -> ModuleType:
     """Import ``path`` afresh (never from a cache), or raise LoadError saying what is wrong."""
     shown = display_path(path)
-    if path.is_dir():
-        raise LoadError(f"{shown} is a folder, not a file; move it out of the way (it may hold "
-                        "your work), then check again.")
-    if not path.is_file():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as error:  # a symlink loop, a folder on the way that cannot be entered
+        raise LoadError(f"{shown} cannot be read ({error.strerror or error}); check that the "
+                        "file is readable, then check again.") from None
+    if mode is None:
         raise LoadError(f"{shown} is missing; `cqrs-kata reset` with its step number writes a "
                         "fresh copy of the exercise.")
+    if stat.S_ISDIR(mode):
+        raise LoadError(f"{shown} is a folder, not a file; move it out of the way (it may hold "
+                        "your work), then check again.")
+    special = files.special_kind(mode)
+    if special:
+        raise LoadError(f"{shown} is {special}, not a file of Python code; move it out of the "
+                        "way, then `cqrs-kata reset` with its step number writes a fresh copy "
+                        "of the exercise.")
     name = "cqrs_kata_under_test_" + "".join(c if c.isalnum() else "_" for c in str(path))
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -225,53 +366,77 @@ def load_module(path: Path) -> ModuleType:
     sys.modules[name] = module  # dataclasses and pickling look a class's module up here
     try:
         spec.loader.exec_module(module)
-    except SyntaxError as error:
-        sys.modules.pop(name, None)
-        line = f", line {error.lineno}" if error.lineno else ""
-        raise LoadError(f"{shown}{line}: {error.msg}; fix that line and check again.") from None
-    except OSError as error:
-        sys.modules.pop(name, None)
-        raise LoadError(f"{shown} cannot be read ({error.strerror or error}); check that the "
-                        "file is readable, then check again.") from None
-    except SystemExit as error:
-        sys.modules.pop(name, None)
-        raise LoadError(f"importing {shown} called sys.exit({error.code!r}){where(error, path)}; "
-                        "a file that exits while it is imported cannot be checked. Remove that "
-                        "call (or put it under `if __name__ == \"__main__\":`).") from None
     except BaseException as error:  # anything the learner's import raised
         sys.modules.pop(name, None)
-        raise LoadError(f"importing {shown} raised {describe(error)}{where(error, path)}; "
-                        "fix it and check again.") from None
+        try:
+            said = _import_failure(error, path, spec.origin)
+        except BaseException as broken:  # saying what it is ran the learner's code again
+            said = (f"importing {shown} raised {name_of(error)}, which could not be described "
+                    f"({name_of(broken)}); fix it and check again.")
+        raise LoadError(said) from None
     return module
+
+
+def _import_failure(error: BaseException, path: Path, origin: str | None) -> str:
+    shown = display_path(path)
+    at = where(error, path)
+    if (isinstance(error, SyntaxError) and type(error) in (SyntaxError, IndentationError, TabError)
+            and type(error.filename) in (str, type(None)) and error.filename in (origin, None)
+            and not at):
+        # Python's own complaint about the file (filename None: it holds NUL bytes)
+        line = f", line {error.lineno}" if type(error.lineno) is int else ""
+        return f"{shown}{line}: {message_of(error.msg)}; fix that line and check again."
+    if isinstance(error, OSError) and not at:  # reading the file failed, not code in it
+        return (f"{shown} cannot be read ({message_of(error.strerror or error)}); check that "
+                "the file is readable, then check again.")
+    if isinstance(error, SystemExit):
+        return (f"importing {shown} called {_exit_call(error)}{at}; a file that exits while it "
+                "is imported cannot be checked. Remove that call (or put it under `if __name__ "
+                "== \"__main__\":`).")
+    return f"importing {shown} raised {describe(error)}{at}; fix it and check again."
 
 
 def outcome_of(check: Check, impl: ModuleType, path: Path) -> tuple[str, str]:
     """Run one check; return its outcome and message. Never raises."""
     try:
         check(impl)
-    except CheckFailed as failure:
-        return "wrong", message_of(failure)
-    except NotImplementedError as todo:
-        return "todo", message_of(todo) or "not written yet"
-    except SystemExit as stop:
-        return "error", (f"your code called sys.exit({stop.code!r}){where(stop, path, True)}; "
+    except BaseException as error:  # KeyboardInterrupt, SystemExit, custom BaseException...
+        try:
+            return _judged(error, path)
+        except BaseException as broken:  # saying what it is ran the learner's code again
+            return "error", (f"your code raised {name_of(error)}, which could not be described "
+                             f"({name_of(broken)})")
+    return "pass", ""
+
+
+def _judged(error: BaseException, path: Path) -> tuple[str, str]:
+    if isinstance(error, CheckFailed):
+        return "wrong", message_of(error)
+    if isinstance(error, NotImplementedError):
+        return "todo", message_of(error) or "not written yet"
+    if isinstance(error, SystemExit):
+        return "error", (f"your code called {_exit_call(error)}{where(error, path, True)}; "
                          "a check cannot finish when the code under test exits. Raise an "
                          "exception instead.")
-    except BaseException as error:  # KeyboardInterrupt, custom BaseException...
-        return "error", f"your code raised {describe(error)}{where(error, path, True)}"
-    return "pass", ""
+    return "error", f"your code raised {describe(error)}{where(error, path, True)}"
 
 
 def execute(job: dict[str, Any], send: Send, dump: TextIO | None = None) -> None:
     """Import the file and run the job's checks, sending events; the caller's streams are
-    replaced by a Capture meanwhile. With ``dump``, each phase has a hard time limit."""
+    replaced by a Capture meanwhile. With ``dump``, each phase has a hard time limit.
+
+    A copy of this process made by ``os.fork()`` in the learner's code sends nothing and ends
+    as soon as the code returns to the sandbox: only the process that was asked reports.
+    """
     step = get_step(job["step"])
+    checks = [(index, step.checks[index]) for index in job["checks"]]
     path = Path(job["path"])
-    started = time.monotonic()
+    started = _monotonic()
     budget = float(job.get("budget_seconds", 0)) or None
+    owner = _getpid()
 
     def left() -> float | None:
-        return None if budget is None else budget - (time.monotonic() - started)
+        return None if budget is None else budget - (_monotonic() - started)
 
     def limit(seconds: float | None) -> float | None:
         remaining = left()
@@ -279,44 +444,117 @@ def execute(job: dict[str, Any], send: Send, dump: TextIO | None = None) -> None
             return seconds if remaining is None else remaining
         return min(seconds, remaining)
 
-    capture = Capture(send)
+    def report(event: Event) -> None:
+        if _getpid() == owner:
+            send(event)
+
+    def forked_copy_ends() -> None:
+        if _getpid() != owner:
+            _exit(0)
+
+    capture = Capture(report)
     saved_streams = sys.stdout, sys.stderr
     guard = Guard()
-    send({"e": "ready", "thread": threading.get_ident()})
+    report({"e": "ready", "thread": threading.get_ident()})
     try:
         sys.stdout = sys.stderr = capture
         with deadline(limit(job.get("import_seconds")), dump):
             try:
                 impl = load_module(path)
             except LoadError as error:
-                send({"e": "load_error", "message": str(error)})
+                forked_copy_ends()
+                report({"e": "load_error", "message": str(error)})
                 return
+            forked_copy_ends()
             changed = guard.changes()
             if changed:
-                send({"e": "load_error", "message": f"importing {display_path(path)}: "
-                      + tampering(changed) + "."})
+                report({"e": "load_error", "message": f"importing {display_path(path)}: "
+                        + tampering(changed) + "."})
                 return
-            send({"e": "loaded"})
-        for index in job["checks"]:
-            check = step.checks[index]
+            report({"e": "loaded"})
+        for index, check in checks:
             seconds = limit(job.get("check_seconds"))
             if seconds is not None and seconds <= 0.05:
-                send({"e": "no_time", "check": index})
+                report({"e": "no_time", "check": index})
                 return
             capture.reset()
             sys.stdout = sys.stderr = capture
-            send({"e": "start", "check": index, "seconds": seconds})
+            report({"e": "start", "check": index, "seconds": seconds})
             with deadline(seconds, dump):
                 outcome, message = outcome_of(check, impl, path)
+                forked_copy_ends()
                 changed = guard.changes()
                 if changed:
                     outcome, message = "error", tampering(changed)
                 sys.stdout = sys.stderr = capture
-                send({"e": "done", "check": index, "outcome": outcome, "message": message,
-                      "printed": capture.total})
-        send({"e": "finished"})
+                report({"e": "done", "check": index, "outcome": outcome, "message": message,
+                        "printed": capture.total})
+        report({"e": "finished"})
     finally:
         sys.stdout, sys.stderr = saved_streams
+
+
+@contextmanager
+def borrowed_process() -> Iterator[None]:
+    """Around checks run in the caller's process (a browser's Python): what a child process
+    would keep to itself is put back afterwards, so the caller (a notebook kernel, a test
+    run) lives on as it was. ``os._exit()`` raises ExitCalled instead of ending it."""
+    streams = {name: getattr(sys, name) for name in
+               ("stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__")}
+    recursion, trace, profile = sys.getrecursionlimit(), sys.gettrace(), sys.getprofile()
+    switching = sys.getswitchinterval()
+    try:
+        folder: str | None = os.getcwd()
+    except OSError:
+        folder = None
+    handlers: dict[int, Any] = {}
+    alarm: tuple[float, float] | None = None
+    if threading.current_thread() is threading.main_thread():
+        import signal
+
+        for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGALRM", "SIGUSR1", "SIGUSR2"):
+            number = getattr(signal, name, None)
+            if number is not None:
+                with suppress(OSError, ValueError):
+                    handlers[number] = signal.getsignal(number)
+        if hasattr(signal, "setitimer"):
+            alarm = signal.getitimer(signal.ITIMER_REAL)
+
+    def refuse(status: int) -> NoReturn:
+        raise ExitCalled(status)
+
+    os._exit = refuse
+    try:
+        yield
+    finally:
+        os._exit = _exit
+        for name, stream in streams.items():
+            setattr(sys, name, stream)
+        # Only what changed is put back: re-installing a debugger's or coverage's own trace
+        # function through sys.settrace() would not be quite the same.
+        if sys.getrecursionlimit() != recursion:
+            with suppress(ValueError, RecursionError):
+                sys.setrecursionlimit(recursion)
+        if sys.getswitchinterval() != switching:
+            sys.setswitchinterval(switching)
+        if sys.gettrace() is not trace:
+            sys.settrace(trace)
+        if sys.getprofile() is not profile:
+            sys.setprofile(profile)
+        if folder is not None:
+            with suppress(OSError):
+                if os.getcwd() != folder:
+                    os.chdir(folder)
+        if handlers or alarm is not None:
+            import signal
+
+            for number, handler in handlers.items():
+                with suppress(OSError, ValueError, TypeError):
+                    if signal.getsignal(number) is not handler:
+                        signal.signal(number, handler)
+            if alarm == (0.0, 0.0):  # an alarm the code set would end the caller when it rings
+                with suppress(OSError, ValueError):
+                    signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _limit_memory() -> None:
@@ -331,31 +569,53 @@ def _limit_memory() -> None:
         pass  # not on this platform: the deadline still bounds a runaway check
 
 
+CHANNEL_LOST = 86
+"""Exit status of a check process whose event channel the learner's code closed or replaced
+(``os.closerange``, ``os.dup2`` onto it): nothing it sends could reach the parent any more."""
+KATA_BUG = 70
+"""Exit status of a check process that met a bug in the kata itself."""
+
+
 def main() -> None:
     """Entry point of the check process: ``python -c ... main()`` with the job as argv[1]."""
     job = json.loads(sys.argv[1])
+    # The key that signs events comes on stdin, which then reads as empty: unlike argv, no
+    # learner code can read it back, so no line it writes can pass for an event.
+    with os.fdopen(0, "rb", closefd=False) as given:
+        key = given.read().decode()
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     # Events go out on the original stdout; anything written to file descriptor 1 from now on
     # (C code, os.write, subprocesses) joins stderr, which the parent keeps an excerpt of.
     events = os.fdopen(os.dup(1), "w", encoding="utf-8", errors="backslashreplace")
     os.dup2(2, 1)
-    write, flush, dumps = events.write, events.flush, json.dumps
+    write, flush, dumps, fstat = events.write, events.flush, json.dumps, os.fstat
+    channel = events.fileno()
+    identity = fstat(channel)[1:3]  # (inode, device): still our pipe, not a file reusing the fd
+    lock = threading.Lock()  # threads the learner started may print while a check reports
 
     def send(event: Event) -> None:
-        write(dumps(event) + "\n")
-        flush()
+        line = dumps({**event, "k": key}) + "\n"
+        with lock:
+            try:
+                if fstat(channel)[1:3] != identity:
+                    raise OSError("the event channel was replaced")
+                write(line)
+                flush()
+            except (OSError, ValueError):
+                _exit(CHANNEL_LOST)
 
     dump = open(job["dump_path"], "w", encoding="utf-8")  # noqa: SIM115 - lives to the end
     faulthandler.enable(file=dump, all_threads=True)  # crashes (segfaults) leave a stack too
     _limit_memory()
-    status = 0
+    status, stderr = 0, sys.__stderr__
     try:
         execute(job, send, dump)
     except BaseException:  # a bug in the kata itself: the parent shows this
-        traceback.print_exc(file=sys.__stderr__)
-        status = 70
+        traceback.print_exc(file=stderr)
+        status = KATA_BUG
     # Skip atexit handlers and the join of non-daemon threads the learner started: the report
     # is sent, and nothing the learner's code left running may delay it.
-    os._exit(status)
+    _exit(status)
 
 
 if __name__ == "__main__":

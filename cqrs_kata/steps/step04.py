@@ -327,7 +327,7 @@ def survives_a_crash_before_the_ack(impl: ModuleType) -> None:
     impl.Projector(write, store).deliver(EVENTS[:3])  # the view updates, then the crash
     restarted = impl.Projector(write, store)
     expect_equal("Projector(write, same store).deliver(positions 1..5), after the crash",
-                 restarted.deliver(EVENTS), 2,
+                 restarted.deliver(list(EVENTS)), 2,
                  "positions 1..3 are in the view already; its checkpoint is in the store too, "
                  "so the restarted projector knows it")
     expect_equal("every summary afterwards", readable(restarted), folded(LOG),
@@ -395,7 +395,7 @@ def rebuild_repairs_and_is_idempotent(impl: ModuleType) -> None:
     expect_equal("every summary after corrupting the view and rebuilding twice",
                  readable(projector), folded(LOG),
                  "a rebuild starts from a new, empty view, so repeating it changes nothing")
-    expect_equal("deliver(positions 1..5) after the rebuild", projector.deliver(EVENTS), 0,
+    expect_equal("deliver(positions 1..5) after the rebuild", projector.deliver(list(EVENTS)), 0,
                  "the rebuilt view's checkpoint covers them all")
 
 
@@ -443,7 +443,7 @@ def runs_recorded_during_a_rebuild_count_once(impl: ModuleType) -> None:
     """runs recorded (and delivered) while rebuild() runs are neither lost nor doubled"""
     write = logged()
     projector = impl.Projector(write)
-    projector.deliver(EVENTS)
+    projector.deliver(list(EVENTS))
     extra = [Run("t2", "ok"), Run("t3", "fail")]
     late = [ev(6 + i, run.tenant, run.status) for i, run in enumerate(extra)]
 
