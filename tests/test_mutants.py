@@ -1,10 +1,11 @@
 """Wrong solutions a learner plausibly writes (mutants), run through the real check machinery.
 
-``tests/mutants/stepNN/`` holds complete exercise files for steps 02, 03 and 04. Each ``mNN_*.py``
-breaks one rule its step's docstrings or notebook state, and says so in its first two lines
-(``# MUTANT:`` what is wrong, in the learner's words; ``# RULE:`` the sentence it breaks).
-``correct.py`` is a solution written independently of ``solutions/``. They were written from
-what a learner sees (stubs, notebooks, hints), without reading the checks.
+``tests/mutants/stepNN/correct.py`` is a solution written independently of ``solutions/``;
+each ``mNN_*.diff`` beside it is that solution with one realistic mistake, kept as a unified diff
+so that a change of the course's contract is made once, in ``correct.py``. Each mutant breaks
+one rule its step's docstrings or notebook state, and says so in its first two lines
+(``# MUTANT:`` what is wrong, in the learner's words; ``# RULE:`` the sentence it breaks). They
+were written from what a learner sees (stubs, notebooks, hints), without reading the checks.
 
 Every file is copied to ``tmp/stepNN.py`` and checked by ``run_step``, in a child process, as
 ``cqrs-kata check`` does. A mutant must fail with a real verdict (``wrong``, ``error`` or
@@ -18,7 +19,6 @@ Run with ``-rA`` to see, for each mutant, which task caught it and the first fai
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -65,7 +65,31 @@ class NotCaught(AssertionError):
 
 def _mutant_files() -> list[tuple[str, Path]]:
     return [(step, path) for step in STEPS
-            for path in sorted((MUTANTS / f"step{step}").glob("m[0-9][0-9]_*.py"))]
+            for path in sorted((MUTANTS / f"step{step}").glob("m[0-9][0-9]_*.diff"))]
+
+
+def mutant_source(step: str, diff: Path) -> str:
+    """``correct.py`` with the hunks of ``diff`` applied, each found by its text (not its line
+    numbers), so an unrelated edit of correct.py leaves every mutant applicable."""
+    lines = (MUTANTS / f"step{step}" / "correct.py").read_text().splitlines(keepends=True)
+    lines = lines[1:]  # its "# CORRECT:" line
+    hunks: list[list[str]] = []
+    for line in diff.read_text().splitlines(keepends=True):
+        if line.startswith("@@"):
+            hunks.append([])
+        elif hunks and line[:1] in (" ", "-", "+"):
+            hunks[-1].append(line)
+    assert hunks, f"{diff.name} has no hunks"
+    start = 0
+    for hunk in hunks:
+        old = [h[1:] for h in hunk if h[0] in " -"]
+        new = [h[1:] for h in hunk if h[0] in " +"]
+        at = next((i for i in range(start, len(lines) - len(old) + 1)
+                   if lines[i:i + len(old)] == old), None)
+        assert at is not None, f"{diff.name}: correct.py no longer has {''.join(old)!r}"
+        lines[at:at + len(old)] = new
+        start = at + len(new)
+    return "".join(lines)
 
 
 def _key(step: str, path: Path) -> str:
@@ -90,7 +114,8 @@ def _param(step: str, path: Path) -> object:
 
 def _check(step: str, source: Path) -> StepResult:
     with tempfile.TemporaryDirectory(prefix=f"mutant-{step}-") as scratch:
-        shutil.copyfile(source, Path(scratch) / f"step{step}.py")
+        text = mutant_source(step, source) if source.suffix == ".diff" else source.read_text()
+        (Path(scratch) / f"step{step}.py").write_text(text)
         return run_step(get_step(step), Path(scratch))
 
 
