@@ -23,8 +23,9 @@ STEP = Step(
             hints=(
                 "The store is just the list `self.data`: add appends to it, all hands it out.",
                 "all() must return a *new* list each time, so a caller cannot change the store "
-                "by appending to or clearing what it got back.",
-                "`self.data.append(r)` and `return list(self.data)`.",
+                "by appending to or clearing what it got back; add() takes only a Run.",
+                "`if not isinstance(r, Run): raise TypeError(...)`, `self.data.append(r)`; and "
+                "`return list(self.data)`.",
             ),
         ),
         Task(
@@ -46,12 +47,16 @@ STEP = Step(
             "Only sensible names get in",
             builds=("validate_name",),
             hints=(
-                "Three ways a name can be bad: not a str, empty (or only spaces), or longer "
-                "than MAX_NAME_LENGTH. Check them in that order and return the value if none hit.",
-                "Raise TypeError for the first, ValueError for the other two, and put `what` "
-                "(\"tenant\" or \"status\") and the bad value into the message.",
+                "Four ways a name can be bad: not a str, empty (or only spaces), longer than "
+                "MAX_NAME_LENGTH, or holding a character that cannot be shown (a newline, a "
+                "tab, a lone surrogate). Check them in that order and return the value, "
+                "unchanged, if none hit.",
+                "Raise TypeError for the first, ValueError for the other three, and put `what` "
+                "(\"tenant\" or \"status\") and the bad value (`{value!r}`) into the message. "
+                "Measure the length of the value as given, not stripped.",
                 "`isinstance(value, str)`, `value.strip()` is empty for blanks, "
-                "`len(value) > MAX_NAME_LENGTH`; end with `return value`.",
+                "`len(value) > MAX_NAME_LENGTH`, `not value.isprintable()`; end with "
+                "`return value`.",
             ),
         ),
         Task(

@@ -24,13 +24,14 @@ STEP = Step(
                 "record still validates and still appends to the write store, but it no longer "
                 "calls read.inc: it puts an Event on self.queue for the projector to apply later.",
                 "The event's position is the run's place in the write log, counting from 1: add "
-                "one to self.written and use that. Stamp it with self.clock(), and do the append, "
-                "the counter and the enqueue inside `with self._changed:` so a projector thread "
-                "never sees half of it.",
+                "one to self.written and use that. Stamp it with self.clock(), read before "
+                "anything changes (a clock can fail too), and do the append, the counter and the "
+                "enqueue inside `with self._changed:` so a projector thread never sees half of "
+                "it.",
                 "`run = Run(validate_name(\"tenant\", tenant), validate_name(\"status\", "
-                "status))`, then under the lock: `self.write.add(run)`, `self.written += 1`, "
-                "`self.queue.append(Event(self.written, run.tenant, run.status, self.clock()))`, "
-                "`return self.written`.",
+                "status))`, then under the lock: `now = self.clock()`, `self.write.add(run)`, "
+                "`self.written += 1`, `self.queue.append(Event(self.written, run.tenant, "
+                "run.status, now))`, `return self.written`.",
             ),
         ),
         Task(
@@ -72,11 +73,14 @@ STEP = Step(
                 "A reader that just called record() got a position back; it waits until "
                 "self.applied reaches it. drain() notifies self._changed whenever applied moves.",
                 "threading.Condition.wait_for(predicate, timeout) waits until the predicate is "
-                "true and returns False when the timeout ran out first. Refuse a position that "
-                "was never written (it could never be reached) and a negative timeout at once.",
+                "true, going back to sleep after every wake-up that did not make it true, and "
+                "returns False when the timeout ran out first. Refuse a position that was never "
+                "written (it could never be reached), a bool, and a negative timeout at once; "
+                "threading cannot wait longer than threading.TIMEOUT_MAX.",
                 "Validate, then `with self._changed:` check `0 <= position <= self.written` "
                 "(ValueError otherwise) and `if not self._changed.wait_for(lambda: self.applied "
-                ">= position, timeout): raise NotCaughtUp(...)` naming where the view got to.",
+                ">= position, min(timeout, threading.TIMEOUT_MAX)): raise NotCaughtUp(...)` "
+                "naming where the view got to and what was wanted.",
             ),
         ),
         Task(
@@ -106,6 +110,10 @@ STEP = Step(
         "pin them down.",
         "wait_for() polling with time.sleep in a loop instead of Condition.wait_for, or waiting "
         "the whole timeout even when the view is already there.",
+        "wait_for() calling Condition.wait once instead of in a loop: the first partial drain "
+        "wakes it, and it gives up before its position is applied.",
+        "record() or drain() touching the queue or the log outside `with self._changed:`; the "
+        "checks hold the lock in one thread and see whether another thread waits for it.",
         "rebuild_read_model() leaving the queue as it was: the next drain() double-counts the "
         "backlog.",
     ),

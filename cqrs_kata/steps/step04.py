@@ -32,10 +32,16 @@ STEP = Step(
             builds=("View.apply",),
             hints=(
                 "Compare the event's position with the view's checkpoint: at or below it, the "
-                "view has counted that event already.",
-                "Three cases: position <= checkpoint (return False, change nothing); position == "
-                "checkpoint + 1 (count it and move the checkpoint, return True); anything "
-                "bigger is a gap (raise ValueError before changing anything).",
+                "view has counted that event already. But first make sure it is an event at "
+                "all.",
+                "Check the event first (an Event; `type(event.position) is int` and >= 1, since "
+                "True is an int too; `validate_name` on tenant and status). Then three cases: "
+                "position <= checkpoint (return False, change nothing); position == checkpoint "
+                "+ 1 (count it and move the checkpoint, return True); anything bigger is a gap "
+                "(raise ValueError before changing anything).",
+                "`if not isinstance(event, Event) or type(event.position) is not int: raise "
+                "TypeError(...)`, `if event.position < 1: raise ValueError(...)`, "
+                "`validate_name(\"tenant\", event.tenant)` and the same for status; "
                 "`if event.position <= self.checkpoint: return False`; `if event.position != "
                 "self.checkpoint + 1: raise ValueError(...)`; then `per = self.counts."
                 "setdefault(event.tenant, {}); per[event.status] = per.get(event.status, 0) + 1; "
@@ -51,13 +57,16 @@ STEP = Step(
                 "has. The projector itself must keep nothing that matters: after a crash a new "
                 "Projector is built on the same store.",
                 "Check the whole batch before applying any of it: a list or tuple, only Events, "
-                "positions that are ints >= 1, and no gap once you skip what is at or below "
-                "the checkpoint (walk the positions with a local `upto = checkpoint`, keeping "
-                "the new events in a list).",
+                "positions that are ints >= 1, no gap once you skip what is at or below the "
+                "checkpoint (walk the positions with a local `upto = checkpoint`, so a repeat "
+                "later in the same batch is skipped too), and each event the write log's run "
+                "at its position.",
                 "Validate: `isinstance(events, list | tuple)`, `isinstance(e, Event)`, `type(e."
                 "position) is int and e.position >= 1`; skip `position <= upto`, raise "
                 "ValueError on `position != upto + 1`, else `upto = position; new.append(e)`. "
-                "Only then `for e in new: self.store.current.apply(e)` and `return len(new)`.",
+                "Compare each event with `self.write.since(e.position - 1, 1)` (a list holding "
+                "the run at that position, or empty past the log's end). Only then `for e in "
+                "new: self.store.current.apply(e)` and `return len(new)`.",
             ),
         ),
         Task(
@@ -84,6 +93,9 @@ STEP = Step(
         "crash loses it and the redelivered batch is counted twice (task 2's crash check).",
         "Applying a batch event by event and raising halfway on a gap: half the batch is in. "
         "Check first, then apply.",
+        "Comparing every event of a batch with the checkpoint from before the batch: [1, 2, 1, "
+        "2] then counts four runs where the log has two.",
+        "Accepting True as position 1 (bool is a subclass of int): use `type(p) is int`.",
         "Rebuilding in place (reset, then replay): correct at the end, but readers see zeros "
         "and the checkpoint goes back to 0 meanwhile.",
         "Forgetting the runs recorded during a rebuild: the new view's checkpoint stops at the "
