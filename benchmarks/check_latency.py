@@ -3,8 +3,9 @@
 Usage: python benchmarks/check_latency.py [STEP] [RUNS]
 Prints the median and the slowest run for an untouched stub and for a solved exercise (each
 check run starts a child process that runs the learner's code), then the worst cases: an
-exercise whose every task loops forever, and one that loops forever while it is imported, with
-the default time limits (10 s a check, 5 s an import, 15 s a step).
+exercise whose every task loops forever, one that loops forever while it is imported, and
+`cqrs-kata list` when every step's every task loops, with the default time limits (10 s a check,
+5 s an import, 15 s a step).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from cqrs_kata.course import all_steps
 from cqrs_kata.dev import pristine_course
 from cqrs_kata.isolation import limits
 
@@ -63,6 +65,12 @@ def main() -> None:
             exercise.write_text(source)
             took = time_runs(command, env, 1)[0]
             print(f"cqrs-kata check {step} ({label}): {took:.1f} s")
+        for other in all_steps():
+            path = root / "exercises" / f"{other.module}.py"
+            path.write_text(looping_everywhere((root / "solutions" / path.name).read_text()))
+        lister = [command[0], "list"]
+        print(f"cqrs-kata list (every task of every step loops forever): "
+              f"{time_runs(lister, env, 1)[0]:.1f} s")
 
 
 if __name__ == "__main__":
