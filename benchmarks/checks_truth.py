@@ -19,18 +19,17 @@ from pathlib import Path
 from cqrs_kata.contract import contract
 from cqrs_kata.course import all_steps, get_step
 from cqrs_kata.dev import pristine_course
+from cqrs_kata.dev.mutants import MUTANTS, mutant_source
 from cqrs_kata.runner import run_step
-
-MUTANTS = Path(__file__).resolve().parent.parent / "tests" / "mutants"
 
 
 def caught(step: str) -> tuple[int, int]:
     """(mutants some check catches, mutants) for ``step``."""
-    files = sorted((MUTANTS / f"step{step}").glob("m[0-9][0-9]_*.py"))
+    files = sorted((MUTANTS / f"step{step}").glob("m[0-9][0-9]_*.diff"))
 
     def one(path: Path) -> bool:
         with tempfile.TemporaryDirectory() as scratch:
-            shutil.copyfile(path, Path(scratch) / f"step{step}.py")
+            (Path(scratch) / f"step{step}.py").write_text(mutant_source(path))
             return not run_step(get_step(step), Path(scratch)).ok
 
     with ThreadPoolExecutor(max_workers=8) as pool:

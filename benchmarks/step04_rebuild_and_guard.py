@@ -52,7 +52,7 @@ def main(n: int) -> None:
         return time.perf_counter() - start
 
     def guarded() -> float:  # step 04: the same events, each checked against the checkpoint
-        projector = Projector(MemoryWrite())
+        projector = Projector(write)  # and against the write log, which holds their runs
         start = time.perf_counter()
         projector.deliver(events)
         return time.perf_counter() - start
@@ -68,7 +68,8 @@ def main(n: int) -> None:
     print(f"rebuild aside and swap:        {rebuild:.3f} s  (goal <= 1 s for 10^6)")
     print(f"naive drain (step 03):         {naive_s:.3f} s")
     print(f"guarded deliver (step 04):     {guarded_s:.3f} s")
-    print(f"checkpoint guard overhead:     {guarded_s / naive_s:.2f}x  (goal <= 1.3x)")
+    print(f"guard overhead (checkpoint, types, the write log): {guarded_s / naive_s:.2f}x  "
+          "(issue 4's goal was <= 1.3x for the checkpoint alone)")
 
 
 if __name__ == "__main__":

@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 
 from cqrs_kata.course import get_step
+from cqrs_kata.dev.mutants import MUTANTS, mutant_source
 from cqrs_kata.runner import CheckResult, StepResult, run_step
 
-MUTANTS = Path(__file__).resolve().parent / "mutants"
 STEPS = ("02", "03", "04")
 REAL_VERDICTS = frozenset({"wrong", "error", "timeout"})
 MIN_MUTANTS_PER_STEP = 30
@@ -68,28 +68,6 @@ def _mutant_files() -> list[tuple[str, Path]]:
             for path in sorted((MUTANTS / f"step{step}").glob("m[0-9][0-9]_*.diff"))]
 
 
-def mutant_source(step: str, diff: Path) -> str:
-    """``correct.py`` with the hunks of ``diff`` applied, each found by its text (not its line
-    numbers), so an unrelated edit of correct.py leaves every mutant applicable."""
-    lines = (MUTANTS / f"step{step}" / "correct.py").read_text().splitlines(keepends=True)
-    lines = lines[1:]  # its "# CORRECT:" line
-    hunks: list[list[str]] = []
-    for line in diff.read_text().splitlines(keepends=True):
-        if line.startswith("@@"):
-            hunks.append([])
-        elif hunks and line[:1] in (" ", "-", "+"):
-            hunks[-1].append(line)
-    assert hunks, f"{diff.name} has no hunks"
-    start = 0
-    for hunk in hunks:
-        old = [h[1:] for h in hunk if h[0] in " -"]
-        new = [h[1:] for h in hunk if h[0] in " +"]
-        at = next((i for i in range(start, len(lines) - len(old) + 1)
-                   if lines[i:i + len(old)] == old), None)
-        assert at is not None, f"{diff.name}: correct.py no longer has {''.join(old)!r}"
-        lines[at:at + len(old)] = new
-        start = at + len(new)
-    return "".join(lines)
 
 
 def _key(step: str, path: Path) -> str:
@@ -114,7 +92,7 @@ def _param(step: str, path: Path) -> object:
 
 def _check(step: str, source: Path) -> StepResult:
     with tempfile.TemporaryDirectory(prefix=f"mutant-{step}-") as scratch:
-        text = mutant_source(step, source) if source.suffix == ".diff" else source.read_text()
+        text = mutant_source(source) if source.suffix == ".diff" else source.read_text()
         (Path(scratch) / f"step{step}.py").write_text(text)
         return run_step(get_step(step), Path(scratch))
 
