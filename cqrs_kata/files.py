@@ -30,21 +30,17 @@ class FileProblem(RuntimeError):
     """A file or folder is in the way; the message says what to do. Nothing was changed."""
 
 
-def _shown(path: Path) -> str:
-    return display_path(path)
-
-
 def saved_dir(create: bool = False) -> Path:
     folder = course_root() / "exercises" / SAVED
     if folder.exists() and not folder.is_dir():
-        raise FileProblem(f"{_shown(folder)} is a file, but the kata keeps saved versions of "
+        raise FileProblem(f"{display_path(folder)} is a file, but the kata keeps saved versions of "
                           "your exercises in a folder of that name; rename that file and run "
                           "this again. Nothing was changed.")
     if create:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise FileProblem(f"cannot make {_shown(folder)} to save your file in "
+            raise FileProblem(f"cannot make {display_path(folder)} to save your file in "
                               f"({error.strerror or error}); nothing was changed.") from None
     return folder
 
@@ -68,17 +64,18 @@ def read(path: Path) -> bytes | None:
     try:
         mode = path.stat().st_mode
         if stat.S_ISDIR(mode):
-            raise FileProblem(f"{_shown(path)} is a folder, not a file; move it out of the way "
-                              "(it may hold your work) and run this again. Nothing was changed.")
+            raise FileProblem(f"{display_path(path)} is a folder, not a file; move it out of the "
+                              "way (it may hold your work) and run this again. Nothing was "
+                              "changed.")
         special = special_kind(mode)
         if special:
-            raise FileProblem(f"{_shown(path)} is {special}, not a file; move it out of the way "
-                              "and run this again. Nothing was changed.")
+            raise FileProblem(f"{display_path(path)} is {special}, not a file; move it out of the "
+                              "way and run this again. Nothing was changed.")
         return path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise FileProblem(f"cannot read {_shown(path)} ({error.strerror or error}); make it "
+        raise FileProblem(f"cannot read {display_path(path)} ({error.strerror or error}); make it "
                           "readable and run this again. Nothing was changed.") from None
 
 
@@ -87,17 +84,17 @@ def _writable(path: Path) -> None:
     if path.exists():
         mode = path.stat().st_mode
         if not mode & stat.S_IWUSR or not os.access(path, os.W_OK):
-            raise FileProblem(f"{_shown(path)} is read-only; make it writable (e.g. "
-                              f"`chmod u+w {_shown(path)}`) and run this again. Nothing was "
+            raise FileProblem(f"{display_path(path)} is read-only; make it writable (e.g. "
+                              f"`chmod u+w {display_path(path)}`) and run this again. Nothing was "
                               "changed.")
     folder = path.parent
     if not folder.is_dir():
-        raise FileProblem(f"{_shown(folder)} is missing or not a folder; it holds the "
+        raise FileProblem(f"{display_path(folder)} is missing or not a folder; it holds the "
                           "exercises, so restore it (e.g. `git checkout -- exercises`) and run "
                           "this again. Nothing was changed.")
     if not os.access(folder, os.W_OK):
-        raise FileProblem(f"{_shown(folder)} is read-only; make it writable and run this again. "
-                          "Nothing was changed.")
+        raise FileProblem(f"{display_path(folder)} is read-only; make it writable and run this "
+                          "again. Nothing was changed.")
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -124,8 +121,9 @@ def save_aside(path: Path, reason: str, data: bytes) -> Path:
     try:
         _write(copy, data)
     except OSError as error:
-        raise FileProblem(f"cannot save your version of {_shown(path)} in {_shown(folder)} "
-                          f"({error.strerror or error}); nothing was changed.") from None
+        raise FileProblem(f"cannot save your version of {display_path(path)} in "
+                          f"{display_path(folder)} ({error.strerror or error}); nothing was "
+                          "changed.") from None
     return copy
 
 
@@ -135,7 +133,7 @@ def replace(path: Path, new: str | bytes, reason: str, *, stub: str, reference: 
     data = new.encode("utf-8") if isinstance(new, str) else new
     current = read(path)
     if current == data:
-        return f"{_shown(path)}: already as wanted, left alone"
+        return f"{display_path(path)}: already as wanted, left alone"
     _writable(path)
     if current is None:
         note = "written (it was missing)"
@@ -145,13 +143,13 @@ def replace(path: Path, new: str | bytes, reason: str, *, stub: str, reference: 
         note = f"replaced the reference solution that was in it (it stays in solutions/{path.name})"
     else:
         copy = save_aside(path, reason, current)
-        note = f"replaced; your version is saved as {_shown(copy)}"
+        note = f"replaced; your version is saved as {display_path(copy)}"
     try:
         _write(path, data)
     except OSError as error:
-        raise FileProblem(f"cannot write {_shown(path)} ({error.strerror or error}); it was "
+        raise FileProblem(f"cannot write {display_path(path)} ({error.strerror or error}); it was "
                           "left as it was.") from None
-    return f"{_shown(path)}: {note}"
+    return f"{display_path(path)}: {note}"
 
 
 @dataclass(frozen=True)
@@ -192,6 +190,6 @@ def find_saved(which: str) -> Saved:
     chosen = next((v for v in versions if which in (str(v.number), v.path.name)), None)
     if chosen is None:
         listing = ("`cqrs-kata saved` lists them" if versions
-                   else f"there are none in {_shown(saved_dir())} yet")
+                   else f"there are none in {display_path(saved_dir())} yet")
         raise FileProblem(f"there is no saved version {which!r}; {listing}.")
     return chosen

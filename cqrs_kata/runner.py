@@ -78,10 +78,6 @@ class StepResult:
         return (self.load_error is None and bool(self.tasks)
                 and all(t.state == "passing" for t in self.tasks))
 
-    def state_of(self, task: int) -> TaskState:
-        if self.load_error is not None:
-            return "failing"
-        return next(t.state for t in self.tasks if t.task.number == task)
 
 
 def module_path(step: Step, target: Target | Path = "exercises") -> Path:
