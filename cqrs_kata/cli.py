@@ -1,4 +1,4 @@
-"""The ``cqrs-kata`` command: list, check, hint, catchup, reset, saved, restore, guide,
+"""The ``cqrs-kata`` command: list, check, hint, catchup, reset, saved, restore, project, guide,
 contract."""
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                                                   "is saved first)")
     restore.add_argument("which", help="its number from `cqrs-kata saved`, or its file name")
 
+    commands.add_parser("project", add_help=False,
+                        help="run step 05's projector in this process (`cqrs-kata project -h`)")
     commands.add_parser("guide", help="for facilitators: time, tasks and usual mistakes per step")
     contract = commands.add_parser(
         "contract", help="for reviewers: every rule a step's docstrings state, and its checks")
@@ -77,7 +79,12 @@ def _action(args: argparse.Namespace) -> Callable[[], Report]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["project"]:  # a long-running process with options of its own
+        from cqrs_kata import projector_process
+
+        return projector_process.main(given[1:])
+    args = _parser().parse_args(given)
     try:
         report = _action(args)()
     except PROBLEMS as error:
