@@ -149,12 +149,12 @@ class Database:
         self._in_transaction = True
         try:
             yield
+            self.execute("COMMIT")
         except BaseException:
-            self._in_transaction = False
-            self._rollback()
+            self._rollback()  # a failed COMMIT too: never leave the write lock held
             raise
-        self._in_transaction = False
-        self.execute("COMMIT")
+        finally:
+            self._in_transaction = False
 
     def lock_appends(self) -> None:
         """Inside a transaction that appends to ``outbox``: make appends commit in position order.
