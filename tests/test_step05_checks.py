@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the mutants quote the reference's lines, indentation included)
 """Step 05's checks against wrong solutions a learner plausibly writes, and the counter-examples
 of ``cqrs_kata.pitfalls``: each must be caught by the task whose code it breaks.
 
