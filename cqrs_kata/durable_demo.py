@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,3 +183,24 @@ def wait_for_checkpoint(db: Database, position: int, view: str = "dashboard",
 def total(counts: dict[str, dict[str, int]]) -> int:
     """How many runs ``truth(db)`` or ``view_counts(db, view)`` counts, over all tenants."""
     return sum(n for per_status in counts.values() for n in per_status.values())
+
+
+def finished_or_waiting(thread: threading.Thread, observer: Database,
+                        timeout: float = 10.0) -> str:
+    """``"finished"`` once ``thread`` ends, or ``"waiting for a lock"`` once PostgreSQL shows a
+    session of this database waiting for one, whichever comes first.
+
+    Looking at the server's own view of its sessions, not at a clock, is what makes the answer
+    the same on a fast machine and a slow one.
+    """
+    deadline = time.monotonic() + timeout
+    while thread.is_alive():
+        waiting = observer.execute(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'").fetchone()[0]
+        if waiting:
+            return "waiting for a lock"
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"the thread neither finished nor waited for a lock in {timeout} s")
+        time.sleep(0.005)
+    return "finished"
