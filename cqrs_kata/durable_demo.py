@@ -1,7 +1,10 @@
 """Small tools for notebook 05: scratch databases, a projector in its own OS process, a crash.
 
 The notebook starts real processes and kills them; these helpers make sure none outlives the
-notebook, whatever cell fails, and that no file lands in the course folder. Each process is
+notebook, whatever cell fails, and that no file lands in the course folder. A kernel can itself
+be killed (nbval and JupyterLab's restart do that), running no exit handler: so projector
+processes also die with the process that started them (Linux), and each new scratch folder
+first deletes those whose owner is gone. Each process is
 ``python -m cqrs_kata.projector_process`` (what ``cqrs-kata project`` runs), so what the
 notebook shows is the command a learner can type in a terminal.
 """
@@ -9,6 +12,8 @@ notebook shows is the command a learner can type in a terminal.
 from __future__ import annotations
 
 import atexit
+import ctypes
+import os
 import shutil
 import signal
 import subprocess
@@ -23,6 +28,9 @@ from types import TracebackType
 from cqrs_kata.db import Database
 from cqrs_kata.projector_process import stop_before
 
+_PREFIX = "cqrs-kata-05-"
+"""Scratch folders are ``<tmp>/cqrs-kata-05-<pid of their owner>-<random>``."""
+
 _scratch: Path | None = None
 _running: set[ProjectorProcess] = set()
 """Processes started and not yet reaped: killed at exit, whatever cell failed."""
@@ -36,12 +44,36 @@ def scratch_path(name: str) -> Path:
     """
     global _scratch
     if _scratch is None:
-        _scratch = Path(tempfile.mkdtemp(prefix="cqrs-kata-05-"))
+        _remove_orphans()
+        _scratch = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
         atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
     path = _scratch / name
     for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         leftover.unlink(missing_ok=True)
     return path
+
+
+def _remove_orphans() -> None:
+    for folder in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
+        owner = folder.name[len(_PREFIX):].split("-")[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _die_with_parent() -> None:
+    """In the child, before it runs Python: SIGKILL me when my parent dies (Linux only)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class Crash(Exception):
@@ -98,7 +130,8 @@ class ProjectorProcess:
         self.database = str(database)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "cqrs_kata.projector_process", self.database, *options],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         _running.add(self)
 
     @property
