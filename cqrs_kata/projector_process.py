@@ -92,6 +92,17 @@ class _Stop(Exception):
     """Raised by the SIGTERM handler while the projector sleeps."""
 
 
+def has_work(db: Database, view: str) -> bool:
+    """Whether an event waits after ``view``'s checkpoint: one read, no write lock taken.
+
+    An idle projector asks this between polls instead of calling ``project_batch``, whose
+    transaction would take SQLite's write lock every few milliseconds and slow the writers.
+    """
+    row = db.execute("SELECT EXISTS (SELECT 1 FROM outbox WHERE position > COALESCE((SELECT "
+                     "position FROM checkpoints WHERE view = ?), 0))", (view,)).fetchone()
+    return bool(row[0])
+
+
 def serve(db: Database, projector: Any, batch: int, until_caught_up: bool) -> int:
     """Take batches until SIGTERM (or, with ``until_caught_up``, until none is left);
     return how many events were taken."""
@@ -126,11 +137,12 @@ def serve(db: Database, projector: Any, batch: int, until_caught_up: bool) -> in
                 continue
             if until_caught_up or stopping:
                 break
-            if isinstance(db, PostgresDatabase):
-                db.wait_for_notify(pause)
-            else:
-                time.sleep(pause)
-            pause = min(pause * 2, MAX_SLEEP)
+            while not stopping and not has_work(db, projector.view):
+                if isinstance(db, PostgresDatabase):
+                    db.wait_for_notify(pause)
+                else:
+                    time.sleep(pause)
+                pause = min(pause * 2, MAX_SLEEP)
     except _Stop:
         pass
     return taken
