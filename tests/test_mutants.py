@@ -30,7 +30,7 @@ from cqrs_kata.course import get_step
 from cqrs_kata.dev.mutants import MUTANTS, mutant_source
 from cqrs_kata.runner import CheckResult, StepResult, run_step
 
-STEPS = ("02", "03", "04")
+STEPS = ("02", "03", "04", "05")
 REAL_VERDICTS = frozenset({"wrong", "error", "timeout"})
 MIN_MUTANTS_PER_STEP = 30
 
@@ -40,6 +40,7 @@ TARGET_TASK: dict[str, dict[str, int]] = {
            "rebuild": 5},
     "03": {"record": 1, "drain": 2, "lag": 3, "wait_for": 4, "rebuild": 5},
     "04": {"apply": 1, "deliver": 2, "rebuild": 3},
+    "05": {"record_many": 1, "project_batch": 2, "lag": 3, "rebuild": 4},
 }
 
 NOT_CAUGHT_YET: dict[str, str] = {
