@@ -154,7 +154,11 @@ class Database:
             self._rollback()
             raise
         self._in_transaction = False
-        self.execute("COMMIT")
+        try:
+            self.execute("COMMIT")
+        except BaseException:  # a COMMIT that failed must not leave the transaction open
+            self._rollback()
+            raise
 
     def lock_appends(self) -> None:
         """Inside a transaction that appends to ``outbox``: make appends commit in position order.

@@ -97,6 +97,9 @@ def serve(db: Database, projector: Any, batch: int, until_caught_up: bool) -> in
     return how many events were taken."""
     from solutions.step05 import CheckpointMoved
 
+    # The projector's own module's CheckpointMoved (a learner's file defines its own class).
+    moved: type[Exception] = getattr(sys.modules.get(type(projector).__module__),
+                                     "CheckpointMoved", CheckpointMoved)
     busy = False
     stopping = False
 
@@ -113,7 +116,7 @@ def serve(db: Database, projector: Any, batch: int, until_caught_up: bool) -> in
             busy = True
             try:
                 n = projector.project_batch(batch)
-            except CheckpointMoved:
+            except moved:
                 n = -1  # another projector took it: look again at once
             finally:
                 busy = False
