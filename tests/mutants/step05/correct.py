@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cqrs_kata.db import Database
-from solutions.step02 import validate_name, whole_number
+from solutions.step02 import validate_name
 from solutions.step03 import Lag
 
 Clock = Callable[[], float]
