@@ -1,0 +1,301 @@
+# CORRECT: written from the stub's docstrings and COURSE.md (not from solutions/).
+"""Step 05 — durable and cross-process: the run and its event in one transaction, a projector
+that commits its counts and its checkpoint together, and survives kill -9 anywhere.
+
+Everything lives in one database (``cqrs_kata.db``: a SQLite file by default, or PostgreSQL):
+
+- ``runs(id, tenant, status)``: the write model, the truth.
+- ``outbox(position, run_id, tenant, status, recorded_at)``: one event per run, written in the
+  same transaction as the run. ``position`` numbers the events 1, 2, 3, … in commit order.
+  Here the outbox is kept as the event log (replays and rebuilds read it); a relay that
+  deletes the rows it has sent is the other common form.
+- ``counts(view, tenant, status, n)`` and ``checkpoints(view, position)``: the read side. A view
+  is a name; its checkpoint is the position of the last event it has taken.
+- ``dead_letters(view, position, reason)``: events a view could not apply, kept with the reason.
+
+Run every statement through ``db.execute(sql, params)`` with ``?`` placeholders, and group
+statements that must stand or fall together in ``with db.transaction():``. A process can die
+between any two statements; only what a transaction committed survives it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from cqrs_kata.db import Database
+from solutions.step02 import validate_name
+from solutions.step03 import Lag
+
+Clock = Callable[[], float]
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``on_progress(done, total)`` while a rebuild runs: positions done of positions."""
+
+BATCH = 1000
+"""How many events ``project_batch`` takes at most, unless told otherwise."""
+
+MAX_BATCH = 100_000
+"""The largest batch ``project_batch`` accepts (a bigger one holds the write lock too long)."""
+
+REBUILD_EVERY = 10_000
+"""How many positions a rebuild folds between two progress reports, unless told otherwise."""
+
+
+class CheckpointMoved(RuntimeError):
+    """Another projector moved the view's checkpoint first: this batch was rolled back."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event a view could not apply, and why."""
+
+    position: int
+    reason: str
+
+
+@dataclass
+class DurableLog:
+    """The write side: records runs, each with its event, durably."""
+
+    db: Database
+    clock: Clock = time.time
+
+    def record(self, tenant: str, status: str) -> int:
+        """Record one run and its event in one transaction; return the event's position."""
+        return self.record_many([(tenant, status)])[0]
+
+    def record_many(self, runs: Sequence[tuple[str, str]]) -> list[int]:
+        """Record ``runs`` (``(tenant, status)`` pairs) in ONE transaction; return the
+        positions of their events, in order.
+
+        For each run, insert a row into ``runs`` and its event into ``outbox`` (the run's id,
+        tenant, status, and ``self.clock()`` as ``recorded_at``). All of it commits together or
+        not at all: a crash or an error anywhere leaves no run without its event and no event
+        without its run. Call ``self.db.lock_appends()`` first in the transaction, so that
+        events commit in position order when several processes write (PostgreSQL), and
+        ``self.db.notify()`` before it ends, to wake a sleeping projector.
+
+        Check every run *before* writing anything: ``runs`` must be a list or tuple of
+        ``(tenant, status)`` pairs that ``validate_name`` accepts; anything else raises
+        ``TypeError`` or ``ValueError`` and writes nothing. An empty list writes nothing and
+        returns ``[]``.
+        """
+        if not isinstance(runs, (list, tuple)):
+            raise TypeError(f"runs must be a list or tuple of (tenant, status) pairs, got "
+                            f"{type(runs).__name__}; pass e.g. [('acme', 'ok')]")
+        checked: list[tuple[str, str]] = []
+        for index, pair in enumerate(runs):
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise TypeError(f"runs item {index} is {pair!r:.60}, not a (tenant, status) "
+                                "pair; nothing was written")
+            tenant, status = pair
+            checked.append((validate_name("tenant", tenant), validate_name("status", status)))
+        if not checked:
+            return []
+        positions: list[int] = []
+        with self.db.transaction():
+            self.db.lock_appends()
+            for tenant, status in checked:
+                run_id = self.db.execute(
+                    "INSERT INTO runs (tenant, status) VALUES (?, ?) RETURNING id",
+                    (tenant, status)).fetchone()[0]
+                position = self.db.execute(
+                    "INSERT INTO outbox (run_id, tenant, status, recorded_at) "
+                    "VALUES (?, ?, ?, ?) RETURNING position",
+                    (run_id, tenant, status, self.clock())).fetchone()[0]
+                positions.append(int(position))
+            self.db.notify()
+        return positions
+
+
+@dataclass
+class DurableProjector:
+    """The read side: projects the outbox into one view, in the same database.
+
+    The projector keeps nothing of its own: the view's counts and checkpoint are rows, so a
+    projector killed anywhere is replaced by a new one on the same database that carries on.
+    """
+
+    db: Database
+    view: str = "dashboard"
+    clock: Clock = field(default=time.time)
+
+    def checkpoint(self) -> int:
+        """Position of the last event the view has taken (0 for none)."""
+        row = self.db.execute("SELECT position FROM checkpoints WHERE view = ?",
+                              (self.view,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def summary(self, tenant: str) -> dict[str, int]:
+        """``{status: count}`` for ``tenant``, as a reader sees it (``{}`` for none)."""
+        rows = self.db.execute("SELECT status, n FROM counts WHERE view = ? AND tenant = ? "
+                               "AND n <> 0 ORDER BY status", (self.view, tenant)).fetchall()
+        return {status: int(n) for status, n in rows}
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """The events this view set aside, in position order."""
+        rows = self.db.execute("SELECT position, reason FROM dead_letters WHERE view = ? "
+                               "ORDER BY position", (self.view,)).fetchall()
+        return [DeadLetter(int(p), str(r)) for p, r in rows]
+
+    def project_batch(self, limit: int = BATCH) -> int:
+        """Take the next events after the checkpoint into the view; return how many were taken.
+
+        In ONE transaction: read the view's checkpoint, read up to ``limit`` events with a
+        greater position from ``outbox`` in position order, add each to ``counts`` (one row per
+        view, tenant and status, created at 1 or added to), and move the checkpoint to the last
+        position taken. Either all of it commits, or none of it: a crash anywhere before the
+        commit leaves the view and its checkpoint as they were, and a crash after it leaves
+        both moved.
+
+        Move the checkpoint only from the value this transaction read (``UPDATE checkpoints
+        SET position = ? WHERE view = ? AND position = ?``, or insert the view's row if it has
+        none): when no row changes, another projector got there first; roll back and raise
+        ``CheckpointMoved``. Two projectors on one view can then never both take a batch.
+
+        An event whose tenant or status ``validate_name`` refuses (a buggy writer put it in the
+        outbox directly) is a poison event: insert ``(view, position, reason)`` into
+        ``dead_letters`` instead of counting it, in the same transaction, and go on past it.
+
+        Return 0 when there is nothing after the checkpoint. ``limit`` must be an int from 1
+        to ``MAX_BATCH`` (not a bool); otherwise raise TypeError or ValueError and change
+        nothing.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise TypeError(f"limit must be an int, got {type(limit).__name__} {limit!r:.40}; "
+                            f"pass e.g. limit={BATCH}")
+        if not 1 <= limit <= MAX_BATCH:
+            raise ValueError(f"limit must be from 1 to {MAX_BATCH}, got {limit}; "
+                             f"pass e.g. limit={BATCH}")
+        db = self.db
+        with db.transaction():
+            row = db.execute("SELECT position FROM checkpoints WHERE view = ?",
+                             (self.view,)).fetchone()
+            after = int(row[0]) if row else None
+            events = db.execute("SELECT position, tenant, status FROM outbox "
+                                "WHERE position > ? ORDER BY position LIMIT ?",
+                                (after or 0, limit)).fetchall()
+            if not events:
+                return 0
+            for position, tenant, status in events:
+                try:
+                    validate_name("tenant", tenant)
+                    validate_name("status", status)
+                except (TypeError, ValueError) as error:
+                    db.execute("INSERT INTO dead_letters (view, position, reason) "
+                               "VALUES (?, ?, ?) ON CONFLICT (view, position) DO NOTHING",
+                               (self.view, position, str(error)))
+                    continue
+                db.execute("INSERT INTO counts (view, tenant, status, n) VALUES (?, ?, ?, 1) "
+                           "ON CONFLICT (view, tenant, status) DO UPDATE SET n = counts.n + 1",
+                           (self.view, tenant, status))
+            last = int(events[-1][0])
+            if after is None:
+                moved = db.execute("INSERT INTO checkpoints (view, position) VALUES (?, ?) "
+                                   "ON CONFLICT (view) DO NOTHING", (self.view, last))
+            else:
+                moved = db.execute("UPDATE checkpoints SET position = ? "
+                                   "WHERE view = ? AND position = ?", (last, self.view, after))
+            if moved.rowcount != 1:
+                raise CheckpointMoved(f"view {self.view!r}: another projector moved the "
+                                      f"checkpoint from {after or 0} first; this batch was "
+                                      "rolled back")
+        return len(events)
+
+    def lag(self) -> Lag:
+        """How far the view is behind the outbox, read from the database.
+
+        ``events`` is how many events have a position after the checkpoint; ``oldest_age`` is
+        ``self.clock()`` minus the ``recorded_at`` of the first of them (the lowest position),
+        0.0 when there is none, and never below 0.0.
+        """
+        after = self.checkpoint()
+        count, first = self.db.execute("SELECT COUNT(*), MIN(position) FROM outbox "
+                                       "WHERE position > ?", (after,)).fetchone()
+        if not count:
+            return Lag(0, 0.0)
+        row = self.db.execute("SELECT recorded_at FROM outbox WHERE position = ?",
+                              (first,)).fetchone()
+        recorded_at = row[0] if row else None
+        if not isinstance(recorded_at, int | float):  # a buggy writer left no time
+            return Lag(int(count), 0.0)
+        return Lag(int(count), max(0.0, self.clock() - float(recorded_at)))
+
+    def rebuild(self, on_progress: ProgressCallback | None = None,
+                every: int = REBUILD_EVERY) -> None:
+        """Recompute the view from the outbox aside, then swap it in with one transaction.
+
+        Fold the outbox into the rows of a scratch view named ``self.view + "~rebuild"``
+        (cleared first), ``every`` positions per transaction, calling ``on_progress(done,
+        total)`` after each (``total`` is the last position when the rebuild began; ``(0, 0)``
+        once for an empty outbox). Poison events count for nothing there either. Readers and
+        the projector keep using the live view meanwhile; writers keep writing.
+
+        Then, in ONE transaction: fold the events recorded since, replace the live view's
+        counts with the scratch view's, and set the live checkpoint to the last position
+        folded. Readers see the old view until that commit and the new one after it, never a
+        half-built one.
+
+        ``on_progress`` must be callable or None and ``every`` an int >= 1 (not a bool);
+        otherwise raise TypeError or ValueError before doing anything.
+        """
+        if on_progress is not None and not callable(on_progress):
+            raise TypeError(f"on_progress must be callable or None, got {on_progress!r:.40}")
+        if isinstance(every, bool) or not isinstance(every, int):
+            raise TypeError(f"every must be an int, got {type(every).__name__} {every!r:.40}; "
+                            "pass e.g. every=1000")
+        if every < 1:
+            raise ValueError(f"every must be 1 or more, got {every}; pass e.g. every=1000")
+        db = self.db
+        scratch = self.view + "~rebuild"
+
+        def fold(low: int, high: int | None) -> int:
+            """Fold the events after ``low`` (up to ``high``) into the scratch view."""
+            if high is None:
+                rows = db.execute("SELECT position, tenant, status FROM outbox "
+                                  "WHERE position > ? ORDER BY position", (low,)).fetchall()
+            else:
+                rows = db.execute("SELECT position, tenant, status FROM outbox "
+                                  "WHERE position > ? AND position <= ? ORDER BY position",
+                                  (low, high)).fetchall()
+            last = low
+            for position, tenant, status in rows:
+                last = int(position)
+                try:
+                    validate_name("tenant", tenant)
+                    validate_name("status", status)
+                except (TypeError, ValueError) as error:  # set aside, not dropped silently
+                    db.execute("INSERT INTO dead_letters (view, position, reason) "
+                               "VALUES (?, ?, ?) ON CONFLICT (view, position) DO NOTHING",
+                               (self.view, position, str(error)))
+                    continue
+                db.execute("INSERT INTO counts (view, tenant, status, n) VALUES (?, ?, ?, 1) "
+                           "ON CONFLICT (view, tenant, status) DO UPDATE SET n = counts.n + 1",
+                           (scratch, tenant, status))
+            return last
+
+        with db.transaction():
+            db.execute("DELETE FROM counts WHERE view = ?", (scratch,))
+            total = int(db.execute("SELECT COALESCE(MAX(position), 0) FROM outbox")
+                        .fetchone()[0])
+        done = 0
+        if total == 0 and on_progress is not None:
+            on_progress(0, 0)
+        while done < total:
+            upto = min(done + every, total)
+            with db.transaction():
+                fold(done, upto)
+            done = upto
+            if on_progress is not None:
+                on_progress(done, total)
+        with db.transaction():
+            last = max(done, fold(done, None))
+            db.execute("DELETE FROM counts WHERE view = ?", (self.view,))
+            db.execute("INSERT INTO counts (view, tenant, status, n) "
+                       "SELECT ?, tenant, status, n FROM counts WHERE view = ?",
+                       (self.view, scratch))
+            db.execute("DELETE FROM counts WHERE view = ?", (scratch,))
+            db.execute("INSERT INTO checkpoints (view, position) VALUES (?, ?) "
+                       "ON CONFLICT (view) DO UPDATE SET position = excluded.position",
+                       (self.view, last))
