@@ -46,23 +46,6 @@ TARGET_TASK: dict[str, dict[str, int]] = {
 NOT_CAUGHT_YET: dict[str, str] = {
     # Each one breaks a sentence of the docstrings (see the file's # RULE line); none is caught.
     # Empty: the 14 listed here when the suite was written are caught since issue 8's checks.
-    "step05/m22_project_batch_reads_a_range_of_positions":
-        "no project_batch check has a gap in the outbox (a rolled-back PostgreSQL writer, a "
-        "relay that deletes rows): BETWEEN cp+1 AND cp+limit stalls at 0 before a gap wider "
-        "than limit",
-    "step05/m24_project_batch_forgets_order_by":
-        "on SQLite, WHERE position > ? LIMIT ? always comes back in rowid order; only the SQL "
-        "(a tapped statement) or PostgreSQL could show it",
-    "step05/m25_project_batch_moves_the_checkpoint_by_the_count":
-        "no project_batch check has a gap in the outbox: checkpoint + len(events) equals the "
-        "last position taken when positions are consecutive",
-    "step05/m30_project_batch_dead_letter_says_only_poison":
-        "poison_events_go_to_dead_letters only asks for a non-blank reason; 'poison event' "
-        "does not say what was wrong (the docstring does not say the reason is the error's "
-        "message either)",
-    "step05/m57_rebuild_drops_poison_silently":
-        "no rebuild check looks at dead_letters; rebuild_repairs_the_view moves the checkpoint "
-        "from 3 past poison position 4 (the rebuild docstring does not say to set it aside)",
 }
 
 CAUGHT_BY_ANOTHER_TASK: dict[str, str] = {
