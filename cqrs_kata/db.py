@@ -149,12 +149,17 @@ class Database:
         self._in_transaction = True
         try:
             yield
+            # Inside the try: a COMMIT that fails (or is stopped by ``before``) must not leave
+            # the transaction open, holding SQLite's write lock and swallowing the next one.
+            self.execute("COMMIT")
         except BaseException:
-            self._in_transaction = False
-            self._rollback()
+            try:
+                self._rollback()
+            except self._errors:  # the connection is gone: the server rolled it back
+                pass
             raise
-        self._in_transaction = False
-        self.execute("COMMIT")
+        finally:
+            self._in_transaction = False
 
     def lock_appends(self) -> None:
         """Inside a transaction that appends to ``outbox``: make appends commit in position order.
