@@ -84,6 +84,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 """
 
+SCHEMA_LOCK = 0x5C05C05
+"""PostgreSQL advisory lock key that serialises creating the schema."""
+
 NOTIFY_CHANNEL = "cqrs_kata_outbox"
 """PostgreSQL channel that ``notify()`` signals and a sleeping projector LISTENs on."""
 
@@ -294,7 +297,11 @@ class PostgresDatabase(Database):
         self._errors = (psycopg.Error,)
         try:
             self._conn = psycopg.connect(dsn, autocommit=True)
-            self._conn.execute(POSTGRES_SCHEMA)
+            # CREATE TABLE IF NOT EXISTS is not safe against itself: processes that open a
+            # fresh database at once fail on pg_type's unique index. One at a time, then.
+            with self._conn.transaction():
+                self._conn.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+                self._conn.execute(POSTGRES_SCHEMA)
         except psycopg.Error as error:
             raise DatabaseError(f"cannot use PostgreSQL at {dsn!r} for step 05 ({error}): "
                                 "is the server running and the DSN right? Set "
