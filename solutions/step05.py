@@ -284,9 +284,11 @@ class DurableProjector:
         with db.transaction():
             latest = int(db.execute("SELECT COALESCE(MAX(position), 0) FROM outbox")
                          .fetchone()[0])
+            # The checkpoint first, as project_batch does: on PostgreSQL both then lock the
+            # checkpoint row before any count, and cannot deadlock each other.
+            db.execute("INSERT INTO checkpoints (view, position) VALUES (?, ?) ON CONFLICT "
+                       "(view) DO UPDATE SET position = excluded.position", (self.view, latest))
             done = fold(done, latest)
             db.execute("DELETE FROM counts WHERE view = ?", (self.view,))
             db.execute("UPDATE counts SET view = ? WHERE view = ?", (self.view, scratch))
-            db.execute("INSERT INTO checkpoints (view, position) VALUES (?, ?) ON CONFLICT "
-                       "(view) DO UPDATE SET position = excluded.position", (self.view, done))
         # END SOLUTION
