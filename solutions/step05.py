@@ -237,6 +237,10 @@ class DurableProjector:
         folded. Readers see the old view until that commit and the new one after it, never a
         half-built one.
 
+        Two rebuilds of one view at once must not mix their folds: the scratch view keeps a
+        checkpoint of its own, moved like ``project_batch``'s; a rebuild that finds it moved by
+        another raises ``CheckpointMoved`` and leaves the live view as it was.
+
         ``on_progress`` must be callable or None and ``every`` an int >= 1 (not a bool);
         otherwise raise TypeError or ValueError before doing anything.
         """
@@ -250,7 +254,14 @@ class DurableProjector:
         db = self.db
 
         def fold(after: int, upto: int) -> int:
-            """Add the events in positions ``after + 1 .. upto`` to the scratch view."""
+            """Add the events in positions ``after + 1 .. upto`` to the scratch view, moving
+            its checkpoint from ``after`` (guarded: a second rebuild of this view that cleared
+            or moved the scratch view meanwhile makes this one stop, not double-count)."""
+            if db.execute("UPDATE checkpoints SET position = ? WHERE view = ? AND position = ?",
+                          (upto, scratch, after)).rowcount != 1:
+                raise CheckpointMoved(f"view {self.view!r}: another rebuild of it ran meanwhile "
+                                      "(its scratch view moved); this rebuild stopped and left "
+                                      "the live view as it was: run it again")
             rows = db.execute("SELECT position, tenant, status FROM outbox WHERE position > ? "
                               "AND position <= ?", (after, upto)).fetchall()
             added: dict[tuple[str, str], int] = {}
@@ -270,6 +281,8 @@ class DurableProjector:
             return upto
 
         with db.transaction():
+            db.execute("INSERT INTO checkpoints (view, position) VALUES (?, 0) ON CONFLICT "
+                       "(view) DO UPDATE SET position = 0", (scratch,))
             db.execute("DELETE FROM counts WHERE view = ?", (scratch,))
             total = int(db.execute("SELECT COALESCE(MAX(position), 0) FROM outbox")
                         .fetchone()[0])
@@ -291,4 +304,5 @@ class DurableProjector:
             done = fold(done, latest)
             db.execute("DELETE FROM counts WHERE view = ?", (self.view,))
             db.execute("UPDATE counts SET view = ? WHERE view = ?", (self.view, scratch))
+            db.execute("DELETE FROM checkpoints WHERE view = ?", (scratch,))
         # END SOLUTION
