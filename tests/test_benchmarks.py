@@ -20,3 +20,8 @@ def run(script: str, *args: str) -> str:
 def test_step04_benchmark_runs() -> None:
     out = run("step04_rebuild_and_guard.py", "2000")
     assert "rebuild aside and swap" in out and "guard overhead" in out
+
+
+def test_postgres_start_benchmark_runs(pg_dsn: str) -> None:
+    out = run("postgres_start.py", "1")
+    assert "start (dsn())" in out and "stop included" in out
