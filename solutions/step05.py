@@ -119,6 +119,11 @@ class DurableProjector:
     view: str = "dashboard"
     clock: Clock = field(default=time.time)
 
+    def __post_init__(self) -> None:
+        # A view is a name like a tenant's: a number or a blank one would be stored (SQLite) or
+        # fail deep inside a batch (PostgreSQL), instead of being refused here.
+        validate_name("view", self.view)
+
     def checkpoint(self) -> int:
         """Position of the last event the view has taken (0 for none)."""
         row = self.db.execute("SELECT position FROM checkpoints WHERE view = ?",
@@ -161,7 +166,7 @@ class DurableProjector:
         nothing.
         """
         # BEGIN SOLUTION
-        if whole_number("limit", limit) < 1 or limit > MAX_BATCH:
+        if whole_number("limit", limit, f"pass 1 to {MAX_BATCH}") < 1 or limit > MAX_BATCH:
             raise ValueError(f"limit must be from 1 to {MAX_BATCH}, got {limit}")
         db = self.db
         with db.transaction():
@@ -248,7 +253,7 @@ class DurableProjector:
         if on_progress is not None and not callable(on_progress):
             raise TypeError(f"on_progress must be a function taking (done, total) or None, "
                             f"got {type(on_progress).__name__}")
-        if whole_number("every", every) < 1:
+        if whole_number("every", every, "pass 1 or more") < 1:
             raise ValueError(f"every must be 1 or more, got {every}")
         scratch = self.view + "~rebuild"
         db = self.db
