@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -156,10 +156,8 @@ class Database:
             # the transaction open, holding SQLite's write lock and swallowing the next one.
             self.execute("COMMIT")
         except BaseException:
-            try:
+            with suppress(*self._errors):  # if the connection is gone, so is the transaction
                 self._rollback()
-            except self._errors:  # the connection is gone: the server rolled it back
-                pass
             raise
         finally:
             self._in_transaction = False
