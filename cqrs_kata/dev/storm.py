@@ -184,6 +184,8 @@ class _Proc:
         self.kind = kind
         self.argv = argv
         self.seen = False
+        self.due = time.monotonic()
+        """When the storm may kill it (not while Python is still starting)."""
         self.popen = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.PIPE, text=True)
 
@@ -194,8 +196,9 @@ def storm(where: str | Path, *, writers: int = 4, runs: int = 10_000, kills: int
           batch: int = 200) -> StormResult:
     """Record ``runs`` runs from ``writers`` writer processes, spread over about ``seconds``,
     while ``projectors`` projector processes project into ``view`` and are SIGKILLed at random
-    moments, at least ``kills`` times in all (half by a random delay, half by ``--kill-at`` a
-    random statement). ``writer_kills`` writers are killed likewise and restarted (they resume
+    moments, at least ``kills`` times in all, spread over the writing (by the storm, 0.2 to
+    0.6 s after a projector started, or by ``--kill-at`` a random statement, which half of
+    them are given). ``writer_kills`` writers are killed likewise and restarted (they resume
     where they were), and ``rebuilds`` rebuild processes run one at a time, every other one
     killed mid-way. Then a final catch-up, and the check of the view against the truth."""
     where = str(where)
@@ -216,7 +219,9 @@ def storm(where: str | Path, *, writers: int = 4, runs: int = 10_000, kills: int
                        "--batch", str(batch))
         if rng.random() < 0.5:
             argv += ["--kill-at", f"{rng.choice(KILL_POINTS[:6])}#{rng.randint(1, 12)}"]
-        return _Proc("projector", argv)
+        proc = _Proc("projector", argv)
+        proc.due += rng.uniform(0.2, 0.6)
+        return proc
 
     def ended(proc: _Proc) -> bool:
         """True once ``proc`` has ended; a death other than by SIGKILL or a clean exit is
@@ -238,14 +243,19 @@ def storm(where: str | Path, *, writers: int = 4, runs: int = 10_000, kills: int
         ended(proc)
         return code
 
+    db = open_database(where)  # the schema exists before any process starts
     writing = {i: writer(i) for i in range(1, writers + 1)}
     running = [projector() for _ in range(projectors)]
     rebuilding: _Proc | None = None
     writer_kills_left, rebuilds_left = writer_kills, rebuilds
+    progress, looked = 0.0, 0.0
     try:
-        gap = seconds / max(kills, 1)
         while True:
-            time.sleep(rng.uniform(0.5 * gap, 1.5 * gap))
+            time.sleep(0.02)
+            now = time.monotonic()
+            if writing and now - looked > 0.1:  # spread the kills over the writing
+                looked = now
+                progress = int(db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]) / runs
             for i, proc in list(writing.items()):
                 if ended(proc):
                     if proc.popen.returncode == -signal.SIGKILL:
@@ -258,14 +268,14 @@ def storm(where: str | Path, *, writers: int = 4, runs: int = 10_000, kills: int
                         writing[i] = writer(i, kill_at)
                     else:
                         del writing[i]
-            if writer_kills_left and writing and rng.random() < 0.3:
+            if writer_kills_left and writing and rng.random() < 0.02:
                 i = rng.choice(sorted(writing))
                 kill(writing[i])  # counted and restarted on the next turn
                 writer_kills_left -= 1
             if rebuilding is not None and ended(rebuilding):
                 result.rebuild_kills += rebuilding.popen.returncode == -signal.SIGKILL
                 rebuilding = None
-            if rebuilding is None and rebuilds_left and rng.random() < 0.3:
+            if rebuilding is None and rebuilds_left and rng.random() < 0.05:
                 rebuilds_left -= 1
                 result.rebuilds += 1
                 argv = _python("-m", "cqrs_kata.dev.storm", "rebuild", where, "--view", view,
@@ -273,25 +283,25 @@ def storm(where: str | Path, *, writers: int = 4, runs: int = 10_000, kills: int
                 if rebuilds_left % 2:
                     argv += ["--kill-at", f"{rng.choice(KILL_POINTS)}#{rng.randint(1, 30)}"]
                 rebuilding = _Proc("rebuild", argv)
-            j = rng.randrange(len(running))
-            if kill(running[j]) == -signal.SIGKILL:
-                result.kills += 1
-            running[j] = projector()
             for k, proc in enumerate(running):  # those that killed themselves at --kill-at
-                if k != j and ended(proc):
+                if ended(proc):
                     result.kills += proc.popen.returncode == -signal.SIGKILL
                     running[k] = projector()
+            due = [k for k, proc in enumerate(running) if proc.due <= now]
+            if due and result.kills < (kills * progress if writing else kills):
+                k = rng.choice(due)
+                result.kills += kill(running[k]) == -signal.SIGKILL
+                running[k] = projector()
             if not writing and result.kills >= kills and not writer_kills_left and \
                     not rebuilds_left and rebuilding is None:
                 break
-            if time.monotonic() - start > 20 * seconds + 60:
+            if now - start > 20 * seconds + 60:
                 result.failures.append("the storm did not finish in time")
                 break
     finally:
         for proc in [*running, *writing.values(), *([rebuilding] if rebuilding else [])]:
-            code = kill(proc)
-            if proc.kind == "projector":
-                result.kills += code == -signal.SIGKILL
+            kill(proc)  # not counted: the storm is over
+        db.close()
     db = open_database(where)
     try:
         catch_up(db, view)
