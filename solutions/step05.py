@@ -20,8 +20,11 @@ between any two statements; only what a transaction committed survives it.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
 
 from cqrs_kata.db import Database
 from solutions.step02 import validate_name, whole_number
@@ -51,6 +54,22 @@ class DeadLetter:
 
     position: int
     reason: str
+
+
+def tally(events: Sequence[Sequence[Any]]) -> tuple[dict[tuple[str, str], int],
+                                                     dict[tuple[Any, Any], str]]:
+    """``(position, tenant, status)`` rows as ``({(tenant, status): count}, {(tenant, status):
+    why refused})``. Each distinct pair is checked once, not each event: a batch of 1000 events
+    holds a few dozen pairs, and checking every event took half of ``project_batch``'s time."""
+    counted = Counter(map(itemgetter(1, 2), events))
+    added: dict[tuple[str, str], int] = {}
+    refused: dict[tuple[Any, Any], str] = {}
+    for (tenant, status), n in counted.items():
+        try:
+            added[(validate_name("tenant", tenant), validate_name("status", status))] = n
+        except (TypeError, ValueError) as error:
+            refused[(tenant, status)] = str(error)
+    return added, refused
 
 
 @dataclass
@@ -177,16 +196,9 @@ class DurableProjector:
                                 "ORDER BY position LIMIT ?", (old or 0, limit)).fetchall()
             if not events:
                 return 0
-            added: dict[tuple[str, str], int] = {}
-            dead: list[tuple[str, int, str]] = []
-            for position, tenant, status in events:
-                try:
-                    validate_name("tenant", tenant)
-                    validate_name("status", status)
-                except (TypeError, ValueError) as error:
-                    dead.append((self.view, int(position), str(error)))
-                    continue
-                added[(tenant, status)] = added.get((tenant, status), 0) + 1
+            added, refused = tally(events)
+            dead = [(self.view, int(p), refused[(t, s)]) for p, t, s in events
+                    if (t, s) in refused] if refused else []
             new = int(events[-1][0])
             if old is None:
                 moved = db.execute("INSERT INTO checkpoints (view, position) VALUES (?, ?) "
@@ -269,17 +281,12 @@ class DurableProjector:
                                       "the live view as it was: run it again")
             rows = db.execute("SELECT position, tenant, status FROM outbox WHERE position > ? "
                               "AND position <= ?", (after, upto)).fetchall()
-            added: dict[tuple[str, str], int] = {}
-            for position, tenant, status in rows:
-                try:
-                    validate_name("tenant", tenant)
-                    validate_name("status", status)
-                except (TypeError, ValueError) as error:  # kept aside, never dropped silently
+            added, refused = tally(rows)
+            for position, tenant, status in rows if refused else ():
+                if (tenant, status) in refused:  # kept aside, never dropped silently
                     db.execute("INSERT INTO dead_letters (view, position, reason) VALUES "
                                "(?, ?, ?) ON CONFLICT (view, position) DO NOTHING",
-                               (self.view, int(position), str(error)))
-                    continue
-                added[(tenant, status)] = added.get((tenant, status), 0) + 1
+                               (self.view, int(position), refused[(tenant, status)]))
             db.executemany("INSERT INTO counts (view, tenant, status, n) VALUES (?, ?, ?, ?) "
                            "ON CONFLICT (view, tenant, status) DO UPDATE SET n = counts.n + "
                            "excluded.n", [(scratch, t, s, n) for (t, s), n in added.items()])
