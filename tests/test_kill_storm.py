@@ -30,9 +30,9 @@ def where(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def test_projectors_killed_at_random_lose_and_double_nothing(where: str) -> None:
     """4 writer processes, 10^4 runs, 2 projector processes on the one view at once, both
     SIGKILLed at random moments (or at a random statement) at least 20 times, writers killed
-    too (some mid-transaction) and restarted."""
+    too (some mid-transaction) and restarted, and two rebuilds (one killed) meanwhile."""
     result = storm(where, writers=4, runs=10_000, kills=20, projectors=2, seconds=3.0,
-                   writer_kills=4, seed=5)
+                   writer_kills=4, rebuilds=2, seed=5)
     print(result)
     assert not result.failures, result.failures
     assert result.kills >= 20
