@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -84,6 +84,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 """
 
+SCHEMA_LOCK = 0x5C05C05
+"""PostgreSQL advisory lock key that serialises creating the schema."""
+
 NOTIFY_CHANNEL = "cqrs_kata_outbox"
 """PostgreSQL channel that ``notify()`` signals and a sleeping projector LISTENs on."""
 
@@ -149,9 +152,12 @@ class Database:
         self._in_transaction = True
         try:
             yield
+            # Inside the try: a COMMIT that fails (or is stopped by ``before``) must not leave
+            # the transaction open, holding SQLite's write lock and swallowing the next one.
             self.execute("COMMIT")
         except BaseException:
-            self._rollback()  # a failed COMMIT too: never leave the write lock held
+            with suppress(*self._errors):  # if the connection is gone, so is the transaction
+                self._rollback()
             raise
         finally:
             self._in_transaction = False
@@ -289,7 +295,11 @@ class PostgresDatabase(Database):
         self._errors = (psycopg.Error,)
         try:
             self._conn = psycopg.connect(dsn, autocommit=True)
-            self._conn.execute(POSTGRES_SCHEMA)
+            # CREATE TABLE IF NOT EXISTS is not safe against itself: processes that open a
+            # fresh database at once fail on pg_type's unique index. One at a time, then.
+            with self._conn.transaction():
+                self._conn.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+                self._conn.execute(POSTGRES_SCHEMA)
         except psycopg.Error as error:
             raise DatabaseError(f"cannot use PostgreSQL at {dsn!r} for step 05 ({error}): "
                                 "is the server running and the DSN right? Set "

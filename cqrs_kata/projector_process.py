@@ -108,9 +108,13 @@ def serve(db: Database, projector: Any, batch: int, until_caught_up: bool) -> in
     return how many events were taken."""
     from solutions.step05 import CheckpointMoved
 
-    # The projector's own module's CheckpointMoved (a learner's file defines its own class).
-    moved: type[Exception] = getattr(sys.modules.get(type(projector).__module__),
-                                     "CheckpointMoved", CheckpointMoved)
+    # The projector's own module was loaded afresh (load_module), so its CheckpointMoved is
+    # another class than solutions.step05's: catch that one, or a second projector on the view
+    # would end this process with a traceback instead of just looking again.
+    moved: tuple[type[BaseException], ...] = (CheckpointMoved,)
+    own = getattr(sys.modules.get(type(projector).__module__), "CheckpointMoved", None)
+    if isinstance(own, type) and issubclass(own, BaseException):
+        moved += (own,)
     busy = False
     stopping = False
 

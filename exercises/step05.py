@@ -23,8 +23,11 @@ between any two statements; only what a transaction committed survives it.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
 
 from cqrs_kata.db import Database
 from solutions.step02 import validate_name, whole_number
@@ -54,6 +57,22 @@ class DeadLetter:
 
     position: int
     reason: str
+
+
+def tally(events: Sequence[Sequence[Any]]) -> tuple[dict[tuple[str, str], int],
+                                                     dict[tuple[Any, Any], str]]:
+    """``(position, tenant, status)`` rows as ``({(tenant, status): count}, {(tenant, status):
+    why refused})``. Each distinct pair is checked once, not each event: a batch of 1000 events
+    holds a few dozen pairs, and checking every event took half of ``project_batch``'s time."""
+    counted = Counter(map(itemgetter(1, 2), events))
+    added: dict[tuple[str, str], int] = {}
+    refused: dict[tuple[Any, Any], str] = {}
+    for (tenant, status), n in counted.items():
+        try:
+            added[(validate_name("tenant", tenant), validate_name("status", status))] = n
+        except (TypeError, ValueError) as error:
+            refused[(tenant, status)] = str(error)
+    return added, refused
 
 
 @dataclass
@@ -100,6 +119,11 @@ class DurableProjector:
     db: Database
     view: str = "dashboard"
     clock: Clock = field(default=time.time)
+
+    def __post_init__(self) -> None:
+        # A view is a name like a tenant's: a number or a blank one would be stored (SQLite) or
+        # fail deep inside a batch (PostgreSQL), instead of being refused here.
+        validate_name("view", self.view)
 
     def checkpoint(self) -> int:
         """Position of the last event the view has taken (0 for none)."""

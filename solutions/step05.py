@@ -20,8 +20,11 @@ between any two statements; only what a transaction committed survives it.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
 
 from cqrs_kata.db import Database
 from solutions.step02 import validate_name, whole_number
@@ -51,6 +54,22 @@ class DeadLetter:
 
     position: int
     reason: str
+
+
+def tally(events: Sequence[Sequence[Any]]) -> tuple[dict[tuple[str, str], int],
+                                                     dict[tuple[Any, Any], str]]:
+    """``(position, tenant, status)`` rows as ``({(tenant, status): count}, {(tenant, status):
+    why refused})``. Each distinct pair is checked once, not each event: a batch of 1000 events
+    holds a few dozen pairs, and checking every event took half of ``project_batch``'s time."""
+    counted = Counter(map(itemgetter(1, 2), events))
+    added: dict[tuple[str, str], int] = {}
+    refused: dict[tuple[Any, Any], str] = {}
+    for (tenant, status), n in counted.items():
+        try:
+            added[(validate_name("tenant", tenant), validate_name("status", status))] = n
+        except (TypeError, ValueError) as error:
+            refused[(tenant, status)] = str(error)
+    return added, refused
 
 
 @dataclass
@@ -119,6 +138,11 @@ class DurableProjector:
     view: str = "dashboard"
     clock: Clock = field(default=time.time)
 
+    def __post_init__(self) -> None:
+        # A view is a name like a tenant's: a number or a blank one would be stored (SQLite) or
+        # fail deep inside a batch (PostgreSQL), instead of being refused here.
+        validate_name("view", self.view)
+
     def checkpoint(self) -> int:
         """Position of the last event the view has taken (0 for none)."""
         row = self.db.execute("SELECT position FROM checkpoints WHERE view = ?",
@@ -166,7 +190,7 @@ class DurableProjector:
         nothing.
         """
         # BEGIN SOLUTION
-        if whole_number("limit", limit) < 1 or limit > MAX_BATCH:
+        if whole_number("limit", limit, f"pass 1 to {MAX_BATCH}") < 1 or limit > MAX_BATCH:
             raise ValueError(f"limit must be from 1 to {MAX_BATCH}, got {limit}")
         db = self.db
         with db.transaction():
@@ -177,16 +201,9 @@ class DurableProjector:
                                 "ORDER BY position LIMIT ?", (old or 0, limit)).fetchall()
             if not events:
                 return 0
-            added: dict[tuple[str, str], int] = {}
-            dead: list[tuple[str, int, str]] = []
-            for position, tenant, status in events:
-                try:
-                    validate_name("tenant", tenant)
-                    validate_name("status", status)
-                except (TypeError, ValueError) as error:
-                    dead.append((self.view, int(position), str(error)))
-                    continue
-                added[(tenant, status)] = added.get((tenant, status), 0) + 1
+            added, refused = tally(events)
+            dead = [(self.view, int(p), refused[(t, s)]) for p, t, s in events
+                    if (t, s) in refused] if refused else []
             new = int(events[-1][0])
             if old is None:
                 moved = db.execute("INSERT INTO checkpoints (view, position) VALUES (?, ?) "
@@ -251,32 +268,39 @@ class DurableProjector:
         if on_progress is not None and not callable(on_progress):
             raise TypeError(f"on_progress must be a function taking (done, total) or None, "
                             f"got {type(on_progress).__name__}")
-        if whole_number("every", every) < 1:
+        if whole_number("every", every, "pass 1 or more") < 1:
             raise ValueError(f"every must be 1 or more, got {every}")
         scratch = self.view + "~rebuild"
         db = self.db
+        # Two rebuilds of one view at once must not mix their folds: the scratch view keeps a
+        # checkpoint of its own, moved like project_batch's; a rebuild that finds it moved by
+        # another raises CheckpointMoved and leaves the live view as it was.
 
         def fold(after: int, upto: int) -> int:
-            """Add the events in positions ``after + 1 .. upto`` to the scratch view."""
+            """Add the events in positions ``after + 1 .. upto`` to the scratch view, moving
+            its checkpoint from ``after`` (guarded: a second rebuild of this view that cleared
+            or moved the scratch view meanwhile makes this one stop, not double-count)."""
+            if db.execute("UPDATE checkpoints SET position = ? WHERE view = ? AND position = ?",
+                          (upto, scratch, after)).rowcount != 1:
+                raise CheckpointMoved(f"view {self.view!r}: another rebuild of it ran meanwhile "
+                                      "(its scratch view moved); this rebuild stopped and left "
+                                      "the live view as it was: run it again")
             rows = db.execute("SELECT position, tenant, status FROM outbox WHERE position > ? "
                               "AND position <= ?", (after, upto)).fetchall()
-            added: dict[tuple[str, str], int] = {}
-            for position, tenant, status in rows:
-                try:
-                    validate_name("tenant", tenant)
-                    validate_name("status", status)
-                except (TypeError, ValueError) as error:  # kept aside, never dropped silently
+            added, refused = tally(rows)
+            for position, tenant, status in rows if refused else ():
+                if (tenant, status) in refused:  # kept aside, never dropped silently
                     db.execute("INSERT INTO dead_letters (view, position, reason) VALUES "
                                "(?, ?, ?) ON CONFLICT (view, position) DO NOTHING",
-                               (self.view, int(position), str(error)))
-                    continue
-                added[(tenant, status)] = added.get((tenant, status), 0) + 1
+                               (self.view, int(position), refused[(tenant, status)]))
             db.executemany("INSERT INTO counts (view, tenant, status, n) VALUES (?, ?, ?, ?) "
                            "ON CONFLICT (view, tenant, status) DO UPDATE SET n = counts.n + "
                            "excluded.n", [(scratch, t, s, n) for (t, s), n in added.items()])
             return upto
 
         with db.transaction():
+            db.execute("INSERT INTO checkpoints (view, position) VALUES (?, 0) ON CONFLICT "
+                       "(view) DO UPDATE SET position = 0", (scratch,))
             db.execute("DELETE FROM counts WHERE view = ?", (scratch,))
             total = int(db.execute("SELECT COALESCE(MAX(position), 0) FROM outbox")
                         .fetchone()[0])
@@ -291,9 +315,12 @@ class DurableProjector:
         with db.transaction():
             latest = int(db.execute("SELECT COALESCE(MAX(position), 0) FROM outbox")
                          .fetchone()[0])
+            # The checkpoint first, as project_batch does: on PostgreSQL both then lock the
+            # checkpoint row before any count, and cannot deadlock each other.
+            db.execute("INSERT INTO checkpoints (view, position) VALUES (?, ?) ON CONFLICT "
+                       "(view) DO UPDATE SET position = excluded.position", (self.view, latest))
             done = fold(done, latest)
             db.execute("DELETE FROM counts WHERE view = ?", (self.view,))
             db.execute("UPDATE counts SET view = ? WHERE view = ?", (self.view, scratch))
-            db.execute("INSERT INTO checkpoints (view, position) VALUES (?, ?) ON CONFLICT "
-                       "(view) DO UPDATE SET position = excluded.position", (self.view, done))
+            db.execute("DELETE FROM checkpoints WHERE view = ?", (scratch,))
         # END SOLUTION

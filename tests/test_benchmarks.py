@@ -25,3 +25,15 @@ def test_step04_benchmark_runs() -> None:
 def test_postgres_start_benchmark_runs(pg_dsn: str) -> None:
     out = run("postgres_start.py", "1")
     assert "start (dsn())" in out and "stop included" in out
+
+
+def test_step05_durable_benchmark_runs(pg_dsn: str) -> None:
+    out = run("step05_durable.py", "2000")
+    for figure in ("SQLite     durable projector", "PostgreSQL durable projector", "floor",
+                   "record_many(1000)", "record-to-visible", "p99"):
+        assert figure in out, out
+
+
+def test_step05_soak_benchmark_runs(pg_dsn: str) -> None:
+    out = run("step05_soak.py", "1000", "3")
+    assert out.count("0 lost, 0 counted twice") == 2, out
