@@ -83,21 +83,15 @@ MUTANTS: dict[str, tuple[int, list[tuple[str, str]]]] = {
         '''                moved = db.execute("UPDATE checkpoints SET position = ? WHERE view = ?",
                                    (new, self.view)).rowcount''')]),
     "batch_drops_poison_silently": (2, [(
-        "                    dead.append((self.view, int(position), str(error)))\n", "")]),
+        "            dead = [(self.view, int(p), refused[(t, s)]) for p, t, s in events\n"
+        "                    if (t, s) in refused] if refused else []\n",
+        "            dead = []\n")]),
     "batch_checkpoint_at_last_counted": (2, [(
         "            new = int(events[-1][0])",
         "            new = max([int(p) for p, t, s in events if (self.view, int(p), "
         "'') not in [(v, q, '') for v, q, _ in dead]] or [old or 0])")]),
-    "batch_counts_poison": (2, [(
-        "                    validate_name(\"tenant\", tenant)\n                    validate_name("
-        "\"status\", status)\n                except (TypeError, ValueError) as error:\n"
-        "                    dead.append((self.view, int(position), str(error)))\n"
-        "                    continue\n",
-        "                    pass\n                except (TypeError, ValueError) as error:\n"
-        "                    dead.append((self.view, int(position), str(error)))\n"
-        "                    continue\n")]),
     "batch_accepts_true": (2, [(
-        "if whole_number(\"limit\", limit) < 1 or limit > MAX_BATCH:",
+        "if whole_number(\"limit\", limit, f\"pass 1 to {MAX_BATCH}\") < 1 or limit > MAX_BATCH:",
         "if not isinstance(limit, int) or limit < 1 or limit > MAX_BATCH:")]),
     "batch_returns_counted_only": (2, [(
         "        return len(events)\n        # END SOLUTION",
@@ -130,7 +124,8 @@ MUTANTS: dict[str, tuple[int, list[tuple[str, str]]]] = {
         "            db.execute(\"DELETE FROM counts WHERE view = ?\", (self.view,))\n"
         "            db.execute(\"COMMIT\"); db.execute(\"BEGIN IMMEDIATE\")\n")]),
     "rebuild_checks_every_late": (4, [(
-        "        if whole_number(\"every\", every) < 1:\n            raise ValueError(f\"every must"
+        "        if whole_number(\"every\", every, \"pass 1 or more\") < 1:\n            raise "
+        "ValueError(f\"every must"
         " be 1 or more, got {every}\")\n", ""), (
         "        done = 0\n        while done < total:",
         "        whole_number(\"every\", every)\n        assert every >= 1\n"
