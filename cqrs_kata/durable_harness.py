@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from cqrs_kata.db import Database, SQLiteDatabase, truth, view_counts
 from cqrs_kata.expect import fail, same
 from cqrs_kata.harness import EXAMPLES_ENV, HarnessFailure
-from cqrs_kata.steps.step05 import quick, scratch_folder
+from cqrs_kata.steps.step05 import Clock, quick, scratch_folder
 from solutions.step02 import validate_name
 
 VIEW = "board"
@@ -47,14 +47,6 @@ SHRINK_SECONDS = 2.0
 
 class Crash(Exception):
     """Raised from ``db.before``: the process died just before this statement."""
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Tap:
@@ -237,7 +229,7 @@ class _Play:
     impl: ModuleType
     full: bool
     folder: Path
-    clock: Clock = field(default_factory=Clock)
+    clock: Clock = field(default_factory=lambda: Clock(100.0))
     model: Model = field(default_factory=Model)
     steps: list[str] = field(default_factory=list)
     cause: str = ""
