@@ -295,16 +295,23 @@ class PostgresDatabase(Database):
         self._errors = (psycopg.Error,)
         try:
             self._conn = psycopg.connect(dsn, autocommit=True)
+        except psycopg.Error as error:
+            raise DatabaseError(f"cannot connect to PostgreSQL at {dsn!r} for step 05 ({error}): "
+                                "is the server running and the DSN right? Set "
+                                "CQRS_KATA_PG_DSN, or unset it to let the kata start "
+                                "one") from error
+        try:
             # CREATE TABLE IF NOT EXISTS is not safe against itself: processes that open a
             # fresh database at once fail on pg_type's unique index. One at a time, then.
             with self._conn.transaction():
                 self._conn.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
                 self._conn.execute(POSTGRES_SCHEMA)
         except psycopg.Error as error:
-            raise DatabaseError(f"cannot use PostgreSQL at {dsn!r} for step 05 ({error}): "
-                                "is the server running and the DSN right? Set "
-                                "CQRS_KATA_PG_DSN, or unset it to let the kata start "
-                                "one") from error
+            self._conn.close()
+            raise DatabaseError(f"connected to PostgreSQL at {dsn!r}, but could not create "
+                                f"step 05's tables there ({error}): does this user have the "
+                                "right to create tables in this database (and is it not "
+                                "read-only)? Use a database you own") from error
 
     def _execute(self, sql: str, params: tuple[object, ...]) -> Rows:
         cursor = self._conn.cursor()

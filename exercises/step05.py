@@ -8,7 +8,8 @@ Everything lives in one database (``cqrs_kata.db``: a SQLite file by default, or
 
 - ``runs(id, tenant, status)``: the write model, the truth.
 - ``outbox(position, run_id, tenant, status, recorded_at)``: one event per run, written in the
-  same transaction as the run. ``position`` numbers the events 1, 2, 3, … in commit order.
+  same transaction as the run. ``position`` numbers the events in commit order, from 1 up
+  (with holes on PostgreSQL, where a writer that rolls back uses up its number).
   Here the outbox is kept as the event log (replays and rebuilds read it); a relay that
   deletes the rows it has sent is the other common form.
 - ``counts(view, tenant, status, n)`` and ``checkpoints(view, position)``: the read side. A view
