@@ -10,7 +10,7 @@ FIRST_NOTEBOOK := notebooks/00-how-the-kata-works.ipynb
 # JupyterLab refuses to run as root unless told; containers often run as root.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup lab test lint typecheck checks notebooks stubs
+.PHONY: setup lab test lint typecheck checks notebooks stubs bench
 
 setup: $(STAMP)
 
@@ -41,6 +41,11 @@ typecheck: $(STAMP)
 # (nbval compares saved outputs); conftest.py decides what is collected.
 checks: $(STAMP)
 	$(BIN)/pytest --nbval --nbval-current-env
+
+# Step 06's comparison on this machine (about a minute): table and plots in bench-results/.
+# More: make bench BENCH_FLAGS=--large
+bench: $(STAMP)
+	$(BIN)/cqrs-kata bench $(BENCH_FLAGS)
 
 # Maintainers: regenerate exercises/ from solutions/, and re-run notebooks to refresh outputs.
 stubs: $(STAMP)

@@ -1,5 +1,5 @@
 """The ``cqrs-kata`` command: list, check, hint, catchup, reset, saved, restore, project, guide,
-contract."""
+contract, bench."""
 
 from __future__ import annotations
 
@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("project", add_help=False,
                         help="run step 05's projector in this process (`cqrs-kata project -h`)")
+    commands.add_parser("bench", add_help=False,
+                        help="step 06's comparison measured on this machine: a table and plots "
+                             "(`cqrs-kata bench -h`)")
     commands.add_parser("guide", help="for facilitators: time, tasks and usual mistakes per step")
     contract = commands.add_parser(
         "contract", help="for reviewers: every rule a step's docstrings state, and its checks")
@@ -84,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cqrs_kata import projector_process
 
         return projector_process.main(given[1:])
+    if given[:1] == ["bench"]:  # minutes of measuring, with options of its own
+        from cqrs_kata import bench
+
+        return bench.main(given[1:])
     args = _parser().parse_args(given)
     try:
         report = _action(args)()

@@ -37,3 +37,10 @@ def test_step05_durable_benchmark_runs(pg_dsn: str) -> None:
 def test_step05_soak_benchmark_runs(pg_dsn: str) -> None:
     out = run("step05_soak.py", "1000", "3")
     assert out.count("0 lost, 0 counted twice") == 2, out
+
+
+def test_step06_alternatives_benchmark_runs(pg_dsn: str) -> None:
+    out = run("step06_alternatives.py", "2000")
+    for figure in ("faster than GROUP BY with no index", "the index makes GROUP BY",
+                   "a matview read takes", "REFRESH CONCURRENTLY", "write overhead"):
+        assert figure in out, out
