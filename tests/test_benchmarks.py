@@ -17,6 +17,12 @@ def run(script: str, *args: str) -> str:
     return done.stdout
 
 
+def test_step01_benchmark_runs() -> None:
+    out = run("step01_read_latency.py", "10000", "0.01")
+    for figure in ("no index µs", "counter gain", "   10,000", "faster than GROUP BY"):
+        assert figure in out, out
+
+
 def test_step04_benchmark_runs() -> None:
     out = run("step04_rebuild_and_guard.py", "2000")
     assert "rebuild aside and swap" in out and "guard overhead" in out

@@ -1,6 +1,6 @@
 """The reference solutions refuse every input their docstrings rule out, and change nothing.
 
-Hypothesis generates bad input for every public method of steps 02, 03 and 04 (wrong types,
+Hypothesis generates bad input for every public method of steps 01, 02, 03 and 04 (wrong types,
 bools where ints belong, blank, long and unprintable names, positions out of range, events the
 write log does not have, batches with a bad event after good ones) and checks three things for
 each: the call raises TypeError or ValueError; it is raised by the reference itself (the last
@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import solutions.step01 as s01
 import solutions.step02 as s02
 import solutions.step03 as s03
 import solutions.step04 as s04
@@ -55,6 +56,24 @@ def refused(action: Callable[[], object], state: Callable[[], object]) -> None:
     else:
         raise AssertionError("accepted without complaint")
     assert state() == before, "a refused call changed something"
+
+
+# Step 01 ---------------------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(bad=bad_name, as_tenant=st.booleans())
+def test_step01_record_refuses_bad_names(bad: Any, as_tenant: bool) -> None:
+    conn = s01.connect()
+    s01.record(conn, "t1", "ok")
+    tenant, status = (bad, "ok") if as_tenant else ("t1", bad)
+
+    def state() -> object:
+        rows = conn.execute("SELECT id, tenant, status, recorded_at FROM runs").fetchall()
+        return rows, conn.in_transaction
+
+    refused(lambda: s01.record(conn, tenant, status), state)
+    conn.close()
 
 
 # Step 02 ---------------------------------------------------------------------------------------

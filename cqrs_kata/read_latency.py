@@ -1,0 +1,115 @@
+"""Read latency of the dashboard against the number of runs: step 01's GROUP BY on one table,
+without and with its covering index, next to step 02's counter (a dict lookup).
+
+Notebook 01 plots these figures and ``benchmarks/step01_read_latency.py`` prints them; both call
+:func:`measure`, so the notebook and the benchmark cannot disagree about how they are taken.
+Every figure is the reference solution's ``summary`` (or ``MemoryRead.summary``) for one tenant,
+on an in-memory SQLite database: no disk, so what grows is the work of the query itself.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import timeit
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from solutions.step01 import add_index, connect, summary
+from solutions.step02 import MemoryRead
+
+TENANTS = 100
+"""Runs are spread over this many tenants, so the tenant asked about holds 1 % of them."""
+
+STATUSES = ("ok", "ok", "ok", "fail", "cancelled")
+ASKED = "tenant-7"
+"""The tenant whose dashboard is timed."""
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Seconds per ``summary`` call at ``rows`` runs, each way of answering it."""
+
+    rows: int
+    no_index: float
+    index: float
+    counter: float
+
+    @property
+    def index_speedup(self) -> float:
+        """How many times faster the covering index answers than GROUP BY over the table."""
+        return self.no_index / self.index
+
+    @property
+    def counter_speedup(self) -> float:
+        """How many times faster the counter answers than GROUP BY over the table."""
+        return self.no_index / self.counter
+
+
+def history(start: int, stop: int) -> Iterator[tuple[str, str, float]]:
+    """Runs ``start`` to ``stop`` (exclusive) of a fixed, made-up history."""
+    for i in range(start, stop):
+        yield f"tenant-{i % TENANTS}", STATUSES[(i // TENANTS) % len(STATUSES)], float(i)
+
+
+def per_call(action: Callable[[], object], seconds: float = 0.2) -> float:
+    """Seconds one ``action()`` takes: the best of 3 rounds of as many calls as fill about
+    ``seconds`` in all, divided by the calls (the best round is the one the machine disturbed
+    least)."""
+    timer = timeit.Timer(action)
+    once = timer.timeit(number=1)
+    calls = max(1, int(seconds / 3 / once)) if once > 0 else 1000
+    return min(timer.repeat(repeat=3, number=calls)) / calls
+
+
+def measure(sizes: Iterable[int], seconds: float = 0.2,
+            on_size: Callable[[Latency], None] | None = None) -> list[Latency]:
+    """Time the three ways at each size (rows, ascending), growing one history as it goes.
+
+    Two databases hold the same runs, one with step 01's index and one without, and a
+    ``MemoryRead`` counts them as step 02's view would; at each size all three must give the
+    same answer before they are timed. ``on_size`` is called with each size's figures as
+    soon as they are taken (a script prints them as it goes).
+    """
+    plain, indexed = connect(), connect()
+    add_index(indexed)
+    counter = MemoryRead()
+    done, found = 0, []
+    for rows in sorted(sizes):
+        new = list(history(done, rows))
+        for conn in (plain, indexed):
+            _insert(conn, new)
+        for tenant, status, _ in new:
+            counter.inc(tenant, status)
+        done = max(done, rows)
+        answers = [summary(plain, ASKED), summary(indexed, ASKED), counter.summary(ASKED)]
+        if not answers[0] == answers[1] == answers[2]:
+            raise AssertionError(f"the three ways disagree at {rows} rows: {answers}")
+        figures = Latency(rows,
+                          no_index=per_call(lambda: summary(plain, ASKED), seconds),
+                          index=per_call(lambda: summary(indexed, ASKED), seconds),
+                          counter=per_call(lambda: counter.summary(ASKED), seconds))
+        found.append(figures)
+        if on_size:
+            on_size(figures)
+    plain.close()
+    indexed.close()
+    return found
+
+
+def _insert(conn: sqlite3.Connection, runs: list[tuple[str, str, float]]) -> None:
+    # Filling a million rows through record() (one commit per run) would take minutes; the
+    # rows are the same, so the set-up takes the fast road.
+    with conn:
+        conn.executemany("INSERT INTO runs (tenant, status, recorded_at) VALUES (?, ?, ?)", runs)
+
+
+def row(figures: Latency) -> str:
+    """One line of the table :func:`header` heads."""
+    return (f"{figures.rows:>9,}  {figures.no_index * 1e6:>12.1f}  {figures.index * 1e6:>10.1f}"
+            f"  {figures.counter * 1e6:>10.2f}  {figures.index_speedup:>9.0f}x"
+            f"  {figures.counter_speedup:>11,.0f}x")
+
+
+def header() -> str:
+    return (f"{'rows':>9}  {'no index µs':>12}  {'index µs':>10}  {'counter µs':>10}"
+            f"  {'index gain':>10}  {'counter gain':>12}")

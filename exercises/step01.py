@@ -1,0 +1,83 @@
+# Step 01 exercise: replace each `raise NotImplementedError` with your code,
+# then run `cqrs-kata check 01`.
+# Generated from solutions/step01.py by `make stubs`; this copy is yours to edit.
+"""Step 01 — one model first: the dashboard straight from one table.
+
+Before splitting anything, answer the dashboard's question ("how many runs per status for this
+tenant?") from the only model there is: one SQLite table of runs, counted with ``GROUP BY``.
+With the right index that is fast enough for most dashboards, and nothing can go stale: there is
+no second copy of the data to keep in step. Steps 02 on are for when it is not fast enough.
+
+Every function takes an open ``sqlite3.Connection`` whose database has the ``runs`` table
+(``connect()`` makes one). Values always travel as ``?`` parameters, never inside the SQL text.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from solutions.step02 import validate_name
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    status TEXT NOT NULL,
+    recorded_at REAL NOT NULL
+)"""
+"""The one table: every run ever recorded, one row each; the truth and the read model at once."""
+
+SUMMARY_SQL = "SELECT status, COUNT(*) FROM runs WHERE tenant = ? GROUP BY status"
+"""The dashboard query, as the notebook and benchmark run it."""
+
+
+def connect(path: str = ":memory:") -> sqlite3.Connection:
+    """A connection to the database at ``path`` (in memory by default), with ``runs`` made."""
+    conn = sqlite3.connect(path)
+    conn.execute(SCHEMA)
+    conn.commit()
+    return conn
+
+
+def record(conn: sqlite3.Connection, tenant: str, status: str) -> None:
+    """Insert one run into ``runs``: ``tenant``, ``status``, and ``time.time()`` as
+    ``recorded_at``. Commit before returning, so that every other connection sees it.
+
+    Check both names with ``validate_name`` before writing: a bad one raises its ``TypeError``
+    or ``ValueError`` and writes nothing. Pass the values as ``?`` parameters: a name is data,
+    stored exactly as given, even one like ``x' OR '1'='1`` or ``50%``.
+    """
+    raise NotImplementedError(
+        "record is not written yet: step 01, task 1 "
+        "(`cqrs-kata hint 01 1` gives a hint)"
+    )
+
+
+def summary(conn: sqlite3.Connection, tenant: str) -> dict[str, int]:
+    """``{status: count}`` for ``tenant``'s runs; ``{}`` for a tenant with no runs.
+
+    Let the database count, with one ``SELECT`` and ``GROUP BY status``, instead of fetching
+    every run and counting in Python. Only runs whose tenant equals ``tenant`` exactly count: not
+    another case (``Acme`` is not ``acme``), not a longer name that starts the same
+    (``acme-eu`` is not ``acme``). Pass ``tenant`` as a ``?`` parameter, so no tenant's name
+    can change the query.
+    """
+    raise NotImplementedError(
+        "summary is not written yet: step 01, task 2 "
+        "(`cqrs-kata hint 01 2` gives a hint)"
+    )
+
+
+def add_index(conn: sqlite3.Connection) -> None:
+    """Create the index that lets ``summary`` answer from the index alone.
+
+    Index ``runs`` on ``(tenant, status)``, in that order: SQLite finds one tenant's entries
+    by the first column, and reads them already grouped by status from the second, without
+    touching the table (``EXPLAIN QUERY PLAN`` says ``SEARCH runs USING COVERING INDEX``).
+    Calling it again changes nothing (``CREATE INDEX IF NOT EXISTS``). The index only speeds
+    reads up: every run that could be recorded before can still be recorded.
+    """
+    raise NotImplementedError(
+        "add_index is not written yet: step 01, task 3 "
+        "(`cqrs-kata hint 01 3` gives a hint)"
+    )
