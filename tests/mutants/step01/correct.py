@@ -1,0 +1,64 @@
+# CORRECT: written from the stub's docstrings, notebook 01 and COURSE.md (not from solutions/).
+"""Step 01 — one model first: the dashboard straight from one table.
+
+Before splitting anything, answer the dashboard's question ("how many runs per status for this
+tenant?") from the only model there is: one SQLite table of runs, counted with ``GROUP BY``.
+
+Every function takes an open ``sqlite3.Connection`` whose database has the ``runs`` table
+(``connect()`` makes one). Values always travel as ``?`` parameters, never inside the SQL text.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from solutions.step02 import validate_name
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    status TEXT NOT NULL,
+    recorded_at REAL NOT NULL
+)"""
+"""The one table: every run ever recorded, one row each; the truth and the read model at once."""
+
+SUMMARY_SQL = "SELECT status, COUNT(*) FROM runs WHERE tenant = ? GROUP BY status"
+"""The dashboard query, as the notebook and benchmark run it."""
+
+
+def connect(path: str = ":memory:") -> sqlite3.Connection:
+    """A connection to the database at ``path`` (in memory by default), with ``runs`` made."""
+    conn = sqlite3.connect(path)
+    conn.execute(SCHEMA)
+    conn.commit()
+    return conn
+
+
+def record(conn: sqlite3.Connection, tenant: str, status: str) -> None:
+    """Insert one run into ``runs``, validated first, and commit."""
+    validate_name("tenant", tenant)
+    validate_name("status", status)
+    conn.execute(
+        "INSERT INTO runs (tenant, status, recorded_at) VALUES (?, ?, ?)",
+        (tenant, status, time.time()),
+    )
+    conn.commit()
+
+
+def summary(conn: sqlite3.Connection, tenant: str) -> dict[str, int]:
+    """``{status: count}`` for ``tenant``'s runs, counted by the database."""
+    counts: dict[str, int] = {}
+    cursor = conn.execute(
+        "SELECT status, COUNT(*) FROM runs WHERE tenant = ? GROUP BY status",
+        (tenant,),
+    )
+    for status, n in cursor:
+        counts[status] = n
+    return counts
+
+
+def add_index(conn: sqlite3.Connection) -> None:
+    """The covering index on ``(tenant, status)``; calling it twice changes nothing."""
+    conn.execute("CREATE INDEX IF NOT EXISTS runs_tenant_status ON runs (tenant, status)")
+    conn.commit()
