@@ -42,7 +42,7 @@ STEP = Step(
     tasks=(
         Task(
             1,
-            "A summary table, refreshed by a job and swapped in whole",
+            "Refresh a summary aside, swap it in whole",
             builds=("refresh_summary",),
             hints=(
                 "Readers must never see the summary half-built or missing. Build the new one "
