@@ -210,36 +210,48 @@ class MatviewConcurrently(MatviewRefresh):
 
 
 class EtlSummary(Option):
-    """A job (cron, a scheduler) recomputes the answer into a table aside, then swaps it in."""
+    """A job (cron, a scheduler) recomputes the answer into a table aside, then swaps it in.
+
+    The job is step 06's own (``solutions.step06``): the table built aside and renamed over the
+    old one in one transaction, its refresh time recorded with it, so there is one ETL job in
+    the course and the bench measures the one the learner builds.
+    """
 
     name = "etl summary"
-    build_sql = tuple(f"CREATE TABLE IF NOT EXISTS {table} (tenant TEXT NOT NULL, "
-                      "status TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (tenant, status))"
-                      for table in ("summary", "summary_next"))
-    build_aside = ("DELETE FROM summary_next",
-                   "INSERT INTO summary_next (tenant, status, n) "
-                   "SELECT tenant, status, COUNT(*) FROM runs GROUP BY tenant, status")
-    refresh_sql = ("DELETE FROM summary",  # the swap: one commit, readers see old or new
-                   "INSERT INTO summary (tenant, status, n) SELECT tenant, status, n "
-                   "FROM summary_next")
+    build_sql = ("-- solutions.step06.prepare(db): summary, summary_refresh",)
+    refresh_sql = ("-- solutions.step06.refresh_summary(db, clock): build summary_next, "
+                   "then DROP summary and RENAME summary_next TO summary, in one transaction",)
     read_sql = "SELECT status, n FROM summary WHERE tenant = ?"
 
     def build(self, db: Database) -> None:
-        super().build(db)
-        db.execute(REFRESHES_SQL.format(real="DOUBLE PRECISION" if db.dialect == "postgresql"
-                                        else "REAL"))
+        from solutions.step06 import prepare
+
+        prepare(db)
 
     def refresh(self, db: Database, holding: Holding | None = None) -> None:
-        started = self.clock()  # before the snapshot is taken: never younger than it says
-        with db.transaction():  # readers keep reading `summary` meanwhile
-            for sql in self.build_aside:
-                db.execute(sql)
-        with db.transaction():
-            for sql in self.refresh_sql:
-                db.execute(sql)
-            db.execute(RECORD_REFRESH, (self.name, started))
-            if holding is not None:
+        from solutions.step06 import refresh_summary
+
+        if holding is None:
+            refresh_summary(db, self.clock)
+            return
+        earlier = db.before
+
+        def before(sql: str) -> None:  # hold the swap's transaction open just before COMMIT
+            if sql.strip().upper() == "COMMIT":
                 holding()
+            if earlier is not None:
+                earlier(sql)
+
+        db.before = before
+        try:
+            refresh_summary(db, self.clock)
+        finally:
+            db.before = earlier
+
+    def staleness(self, db: Database, now: float | None = None) -> float:
+        from solutions.step06 import staleness
+
+        return staleness(db, self.clock if now is None else (lambda: now))
 
 
 class DashboardQuery:

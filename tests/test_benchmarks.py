@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def run(script: str, *args: str) -> str:
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args],
                           capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, (f"exit {done.returncode}\n{done.stdout[-2000:]}\n"
+                                  f"{done.stderr[-2000:]}")
     return done.stdout
 
 

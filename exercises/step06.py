@@ -1,0 +1,167 @@
+# Step 06 exercise: replace each `raise NotImplementedError` with your code,
+# then run `cqrs-kata check 06`.
+# Generated from solutions/step06.py by `make stubs`; this copy is yours to edit.
+"""Step 06 — the alternatives, measured: build one of them (a summary table that a scheduled job
+refreshes), read it with its age, and write the decision between the options as code.
+
+The job reads the truth from step 05's ``runs(id, tenant, status)`` table, through
+``cqrs_kata.db`` (a SQLite file, or PostgreSQL): the table writers already commit to, with the
+same ``?`` placeholders and ``with db.transaction():`` on both databases. The job keeps:
+
+- ``summary(tenant, status, n)``: runs per tenant and status, as of the last refresh;
+- ``summary_refresh(id, refreshed_at, runs)``: one row (``id = 1``) saying when the summary was
+  last refreshed (a clock reading, in seconds) and how many runs it counted.
+
+``prepare(db)`` creates both, empty, where they are missing; every function below may assume
+it has run. Readers never look at ``runs``: the summary is as old as its last refresh, and
+``staleness`` says how old.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from cqrs_kata.alternatives import OPTIONS, Figures
+from cqrs_kata.db import Database
+from solutions.step02 import validate_name
+
+Clock = Callable[[], float]
+
+SUMMARY_TABLES = """
+CREATE TABLE IF NOT EXISTS summary (
+    tenant TEXT NOT NULL,
+    status TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (tenant, status)
+);
+CREATE TABLE IF NOT EXISTS summary_refresh (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    refreshed_at DOUBLE PRECISION NOT NULL,
+    runs BIGINT NOT NULL
+)
+"""
+"""The read side's two tables, in SQL both SQLite and PostgreSQL accept."""
+
+CHOICES = ("table+index", "etl summary", "projector counters")
+"""What ``choose`` answers, simplest first; its ``figures`` must hold all three."""
+
+CHEAP_ENOUGH = 0.1
+"""Reads on the truth cost at most this many seconds per second (a tenth of one core)."""
+
+
+def prepare(db: Database) -> None:
+    """Create ``summary`` and ``summary_refresh`` where they are missing (empty)."""
+    for statement in SUMMARY_TABLES.split(";"):
+        db.execute(statement)
+
+
+class NothingFits(Exception):
+    """No option meets the workload on this machine; the message says which rule ruled out what."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What a dashboard must serve: how often it is read and written, how many runs the truth
+    holds, and how old an answer may be (``math.inf``: any age; 0: none, strong consistency)."""
+
+    reads_per_s: float
+    writes_per_s: float
+    rows: int
+    allowed_staleness_s: float
+
+    def __post_init__(self) -> None:
+        for name in ("reads_per_s", "writes_per_s", "allowed_staleness_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"Workload.{name} must be a number, got "
+                                f"{type(value).__name__} {value!r:.40}")
+            if math.isnan(value) or value < 0:
+                raise ValueError(f"Workload.{name} must be 0 or more, got {value}")
+            if math.isinf(value) and name != "allowed_staleness_s":
+                raise ValueError(f"Workload.{name} must be finite, got {value}")
+        if isinstance(self.rows, bool) or not isinstance(self.rows, int):
+            raise TypeError(f"Workload.rows must be an int, got {type(self.rows).__name__} "
+                            f"{self.rows!r:.40}")
+        if self.rows < 1:
+            raise ValueError(f"Workload.rows must be 1 or more, got {self.rows}")
+
+
+def refresh_summary(db: Database, clock: Clock = time.time) -> int:
+    """Rebuild ``summary`` from ``runs``; return how many runs it counted.
+
+    Call ``clock()`` once, before reading ``runs``: the summary is as of that moment. It must
+    return an int or float (not a bool) that is finite; otherwise raise TypeError or ValueError
+    and change nothing.
+
+    In ONE transaction: build the new summary aside, in a table ``summary_next`` (dropped
+    first if it is there), one row per tenant and status with ``n`` its number of runs; then
+    drop ``summary``, rename ``summary_next`` to ``summary``, and set the ``summary_refresh``
+    row (``id = 1``) to ``(clock's reading, runs counted)``. A reader on another connection
+    sees the old summary with the old refresh row, or the new with the new, whole: never a
+    missing table, a half-built summary, or a summary with another refresh's time. A crash at
+    any statement leaves the old ones.
+
+    Build first and swap last: on PostgreSQL, dropping ``summary`` locks out its readers until
+    the commit, so the swap should be the transaction's last, quick steps.
+    """
+    raise NotImplementedError(
+        "refresh_summary is not written yet: step 06, task 1 "
+        "(`cqrs-kata hint 06 1` gives a hint)"
+    )
+
+
+def staleness(db: Database, clock: Clock = time.time) -> float:
+    """Seconds since the last refresh: ``clock()`` minus the recorded ``refreshed_at``, never
+    below 0.0; ``math.inf`` when the summary was never refreshed."""
+    raise NotImplementedError(
+        "staleness is not written yet: step 06, task 2 "
+        "(`cqrs-kata hint 06 2` gives a hint)"
+    )
+
+
+def summary(db: Database, tenant: str, clock: Clock = time.time) -> tuple[dict[str, int], float]:
+    """``({status: runs}, age)`` for ``tenant``, read from ``summary`` (``{}`` for a tenant it
+    does not hold), with its age in seconds as ``staleness`` computes it.
+
+    The counts and the age must belong to the same refresh, even when a refresh commits on
+    another connection in the middle of the call: read both in one statement (or one
+    transaction). ``tenant`` must be a name ``validate_name`` accepts; otherwise raise
+    TypeError or ValueError.
+    """
+    raise NotImplementedError(
+        "summary is not written yet: step 06, task 2 "
+        "(`cqrs-kata hint 06 2` gives a hint)"
+    )
+
+
+def choose(workload: Workload, figures: Mapping[str, Figures]) -> str:
+    """The simplest option that serves ``workload``, from figures measured at its size.
+
+    ``figures`` maps option names (``cqrs_kata.alternatives.OPTIONS``) to their ``Figures``;
+    it must hold ``"table+index"``, ``"etl summary"`` and ``"projector counters"`` (others are
+    allowed and ignored), each measured with ``rows`` equal to ``workload.rows`` and filed
+    under its own ``option``, and the last two with a ``refresh_s``. Otherwise raise
+    TypeError (``workload`` not a ``Workload``, ``figures`` not a mapping, a value not a
+    ``Figures``) or ValueError (a name not in ``OPTIONS``, a missing one, a figure filed under
+    another name, measured at another size, or without its ``refresh_s``).
+
+    The rules, in this order, the first that holds deciding. Strong consistency first: when
+    ``allowed_staleness_s == 0``, answer ``"table+index"`` (only the truth is never stale).
+    Simplest wins: when ``reads_per_s * read_p50_s`` of ``"table+index"`` is at most
+    ``CHEAP_ENOUGH`` (0.1 s of work per second, a tenth of a core), answer ``"table+index"``.
+    When ``refresh_s`` of ``"etl summary"`` is at most half of ``allowed_staleness_s``, answer
+    ``"etl summary"``. When ``writes_per_s * refresh_s`` of ``"projector counters"`` is at most
+    half of ``rows``, answer ``"projector counters"``. Otherwise raise ``NothingFits``.
+
+    Why: a job started every half of the allowed staleness that takes at most as long keeps
+    every answer within it. A projector's ``refresh_s`` projects ``rows`` events, so at
+    ``writes_per_s`` it is busy ``writes_per_s * refresh_s / rows`` of the time; at most half
+    leaves room to catch up after a pause.
+    """
+    raise NotImplementedError(
+        "choose is not written yet: step 06, task 3 "
+        "(`cqrs-kata hint 06 3` gives a hint)"
+    )
