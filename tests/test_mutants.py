@@ -30,7 +30,7 @@ from cqrs_kata.course import get_step
 from cqrs_kata.dev.mutants import MUTANTS, mutant_source
 from cqrs_kata.runner import CheckResult, StepResult, run_step
 
-STEPS = ("01", "02", "03", "04", "05")
+STEPS = ("01", "02", "03", "04", "05", "06")
 REAL_VERDICTS = frozenset({"wrong", "error", "timeout"})
 MIN_MUTANTS_PER_STEP = 30
 
@@ -42,6 +42,7 @@ TARGET_TASK: dict[str, dict[str, int]] = {
     "03": {"record": 1, "drain": 2, "lag": 3, "wait_for": 4, "rebuild": 5},
     "04": {"apply": 1, "deliver": 2, "rebuild": 3},
     "05": {"record_many": 1, "project_batch": 2, "lag": 3, "rebuild": 4},
+    "06": {"refresh_summary": 1, "staleness": 2, "summary": 2, "choose": 3},
 }
 
 NOT_CAUGHT_YET: dict[str, str] = {
@@ -57,6 +58,53 @@ NOT_CAUGHT_YET: dict[str, str] = {
         "DROP INDEX then CREATE INDEX on every call passes 'calling it again changes nothing': "
         "the same index, same name and columns, is there afterwards; nothing sees that it was "
         "rebuilt (a new rootpage in sqlite_master, a full pass over runs on every call)",
+    "step06/m02_refresh_summary_refills_in_place_in_one_transaction":
+        "DELETE and INSERT ... SELECT into summary itself, in one transaction, is never seen "
+        "half-done on SQLite, so only 'build the new summary aside, in a table summary_next "
+        "(dropped first if it is there)' is broken: no check looks for summary_next being used, "
+        "nor for a leftover summary_next being gone after a refresh",
+    "step06/m03_refresh_summary_builds_and_swaps_in_two_transactions":
+        "'In ONE transaction': the build commits, then the swap and the refresh row commit; a "
+        "reader in between sees the old summary and row, so every single-refresh check passes. "
+        "Two refreshes that overlap pair one's summary_next with the other's time and count "
+        "('never ... a summary with another refresh's time'); no check runs two at once",
+    "step06/m06_refresh_summary_drops_summary_before_building":
+        "'Build first and swap last': dropping summary before the build only shows on "
+        "PostgreSQL, where readers then wait for the whole build; step 06's checks run the "
+        "learner's code on SQLite only, even with CQRS_KATA_PG_DSN set",
+    "step06/m14_refresh_summary_counts_the_runs_before_the_transaction":
+        "'(clock's reading, runs counted)' and the return value are a COUNT(*) of runs taken "
+        "before the transaction; no check commits a run between that count and the build, so "
+        "the count never differs from what the summary holds",
+    "step06/m17_refresh_summary_creates_summary_next_as_select":
+        "CREATE TABLE summary_next AS SELECT ... leaves summary without its PRIMARY KEY "
+        "(tenant, status) and NOT NULLs after the first refresh; the checks read the rows, not "
+        "the table's shape (the docstring never says in words that the key must survive)",
+    "step06/m21_refresh_summary_inserts_or_replaces_the_refresh_row":
+        "INSERT OR REPLACE is SQLite-only SQL (a syntax error on PostgreSQL, which the module "
+        "docstring promises); step 06's checks run the learner's code on SQLite only",
+    "step06/m33_summary_matches_the_tenant_with_like":
+        "s.tenant LIKE ? in summary(): no check asks for a tenant that differs from another "
+        "only by case, or holds % or _, in step 06 (step 01's checks do)",
+    "step06/m47_choose_halves_the_rows_with_floor_division":
+        "rows // 2 instead of rows / 2: the boundary cases use rows=1000 (even), where both "
+        "agree; an odd rows with writes_per_s * refresh_s exactly rows / 2 would catch it",
+    "step06/m48_choose_cheap_enough_as_a_read_rate":
+        "reads_per_s <= CHEAP_ENOUGH / read_p50_s differs from reads_per_s * read_p50_s <= "
+        "CHEAP_ENOUGH only by float rounding at the boundary; the boundary cases (64 x "
+        "0.0015625) are exact in binary, so hint 3's 'keep the expressions as the docstring "
+        "writes them' is never tested",
+    "step06/m53_choose_nothing_fits_without_a_message":
+        "NothingFits's docstring says 'the message says which rule ruled out what'; the checks "
+        "look at the exception's class only",
+    "step06/m60_choose_wants_a_dict":
+        "isinstance(figures, dict) refuses a Mapping that is not a dict (a MappingProxyType, a "
+        "ChainMap); 'figures not a mapping' is a TypeError, but every mapping the checks pass "
+        "is a dict",
+    "step06/m62_choose_refuses_a_wrong_value_with_value_error":
+        "'a value not a Figures' must be a TypeError; the refusal checks accept TypeError or "
+        "ValueError alike, so the class is never checked (a missing refresh_s left to raise "
+        "TypeError from None <= x would pass the same way at a staleness other than 0)",
 }
 
 CAUGHT_BY_ANOTHER_TASK: dict[str, str] = {
