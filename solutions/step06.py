@@ -164,8 +164,9 @@ def choose(workload: Workload, figures: Mapping[str, Figures]) -> str:
 
     ``figures`` maps option names (``cqrs_kata.alternatives.OPTIONS``) to their ``Figures``;
     it must hold ``"table+index"``, ``"etl summary"`` and ``"projector counters"`` (others are
-    allowed and ignored), each measured with ``rows`` equal to ``workload.rows`` and filed
-    under its own ``option``, and the last two with a ``refresh_s``. Otherwise raise
+    allowed, checked like these, and not used), each measured with ``rows`` equal to
+    ``workload.rows`` and filed under its own ``option``, and the last two with a
+    ``refresh_s``. Otherwise raise
     TypeError (``workload`` not a ``Workload``, ``figures`` not a mapping, a value not a
     ``Figures``) or ValueError (a name not in ``OPTIONS``, a missing one, a figure filed under
     another name, measured at another size, or without its ``refresh_s``).

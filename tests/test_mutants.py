@@ -48,16 +48,6 @@ TARGET_TASK: dict[str, dict[str, int]] = {
 NOT_CAUGHT_YET: dict[str, str] = {
     # Each one breaks a sentence of the docstrings (see the file's # RULE line); none is caught.
     # Empty: the 14 listed here when the suite was written are caught since issue 8's checks.
-    "step01/m11_record_stamps_whole_seconds":
-        "int(time.time()) as recorded_at passes: the time window around the call seems to allow "
-        "up to a second earlier, so a value truncated to whole seconds fits it",
-    "step01/m18_record_stamps_the_import_time":
-        "a timestamp taken once at import passes: the checks call record within a second of "
-        "loading the module, and the window seems to allow that much",
-    "step01/m44_add_index_drops_and_recreates_it":
-        "DROP INDEX then CREATE INDEX on every call passes 'calling it again changes nothing': "
-        "the same index, same name and columns, is there afterwards; nothing sees that it was "
-        "rebuilt (a new rootpage in sqlite_master, a full pass over runs on every call)",
     "step06/m02_refresh_summary_refills_in_place_in_one_transaction":
         "DELETE and INSERT ... SELECT into summary itself, in one transaction, is never seen "
         "half-done on SQLite, so only 'build the new summary aside, in a table summary_next "
@@ -83,36 +73,16 @@ NOT_CAUGHT_YET: dict[str, str] = {
     "step06/m21_refresh_summary_inserts_or_replaces_the_refresh_row":
         "INSERT OR REPLACE is SQLite-only SQL (a syntax error on PostgreSQL, which the module "
         "docstring promises); step 06's checks run the learner's code on SQLite only",
-    "step06/m33_summary_matches_the_tenant_with_like":
-        "s.tenant LIKE ? in summary(): no check asks for a tenant that differs from another "
-        "only by case, or holds % or _, in step 06 (step 01's checks do)",
-    "step06/m47_choose_halves_the_rows_with_floor_division":
-        "rows // 2 instead of rows / 2: the boundary cases use rows=1000 (even), where both "
-        "agree; an odd rows with writes_per_s * refresh_s exactly rows / 2 would catch it",
     "step06/m48_choose_cheap_enough_as_a_read_rate":
         "reads_per_s <= CHEAP_ENOUGH / read_p50_s differs from reads_per_s * read_p50_s <= "
         "CHEAP_ENOUGH only by float rounding at the boundary; the boundary cases (64 x "
         "0.0015625) are exact in binary, so hint 3's 'keep the expressions as the docstring "
         "writes them' is never tested",
-    "step06/m53_choose_nothing_fits_without_a_message":
-        "NothingFits's docstring says 'the message says which rule ruled out what'; the checks "
-        "look at the exception's class only",
-    "step06/m60_choose_wants_a_dict":
-        "isinstance(figures, dict) refuses a Mapping that is not a dict (a MappingProxyType, a "
-        "ChainMap); 'figures not a mapping' is a TypeError, but every mapping the checks pass "
-        "is a dict",
-    "step06/m62_choose_refuses_a_wrong_value_with_value_error":
-        "'a value not a Figures' must be a TypeError; the refusal checks accept TypeError or "
-        "ValueError alike, so the class is never checked (a missing refresh_s left to raise "
-        "TypeError from None <= x would pass the same way at a staleness other than 0)",
 }
 
 CAUGHT_BY_ANOTHER_TASK: dict[str, str] = {
     # Caught, but only by a later task's checks: the task that builds the broken code passes.
     # Empty: the four listed here when the suite was written are caught by their own task now.
-    "step01/m25_summary_matches_the_tenant_with_glob":
-        "task 2 asks no tenant whose name holds GLOB's wildcards (*, ?, [), so GLOB counts right "
-        "there; task 3's plan of the learner's own query sees a range search and a temp b-tree",
     "step01/m34_summary_counts_recorded_at":
         "right counts; only the plan is wrong, and the covering-index rule is add_index's (task 3)",
     "step01/m35_summary_orders_by_the_count":

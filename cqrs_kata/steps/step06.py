@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 from contextlib import suppress
 from functools import partial
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from cqrs_kata.alternatives import OPTIONS, Figures
 from cqrs_kata.course import Step, Task
 from cqrs_kata.db import Database, SQLiteDatabase, truth
-from cqrs_kata.expect import expect_equal, expect_raises, fail, show
+from cqrs_kata.expect import expect_equal, expect_raises, expect_returns, fail, show
 from cqrs_kata.steps.step05 import (
     Clock,
     Lab,
@@ -160,9 +160,9 @@ SIMPLEST = STEP.rule("choose", "The simplest option that serves ``workload``, fr
                      "measured at its size.")
 FIGURES = STEP.rule("choose", "``figures`` maps option names (``cqrs_kata.alternatives."
                     "OPTIONS``) to their ``Figures``; it must hold ``\"table+index\"``, ``\"etl "
-                    "summary\"`` and ``\"projector counters\"`` (others are allowed and "
-                    "ignored), each measured with ``rows`` equal to ``workload.rows`` and filed "
-                    "under its own ``option``, and the last two with a ``refresh_s``.")
+                    "summary\"`` and ``\"projector counters\"`` (others are allowed, checked "
+                    "like these, and not used), each measured with ``rows`` equal to "
+                    "``workload.rows`` and filed under its own ``option``, and the last two with a ``refresh_s``.")
 BAD_INPUT = STEP.rule("choose", "Otherwise raise TypeError (``workload`` not a ``Workload``, "
                       "``figures`` not a mapping, a value not a ``Figures``) or ValueError (a "
                       "name not in ``OPTIONS``, a missing one, a figure filed under another "
@@ -258,8 +258,8 @@ def look(db: Database) -> State | str:
 RUNS_A = [("t1", "ok"), ("t1", "ok"), ("t2", "fail"), ("t1", "fail")]
 RUNS_B = [("t2", "ok"), ("t3", "ok"), ("t1", "ok")]
 
-names = st.sampled_from(["t1", "t2", "acme", "Zoë's", "'); DROP TABLE runs; --", "x" * 100,
-                         " padded ", "%s ?"])
+names = st.sampled_from(["t1", "t2", "T1", "t_", "t%", "acme", "Zoë's",
+                         "'); DROP TABLE runs; --", "x" * 100, " padded ", "%s ?"])
 statuses = st.sampled_from(["ok", "fail", "queued", "it's \"done\""])
 run_lists = st.lists(st.tuples(names, statuses), max_size=30)
 
@@ -651,6 +651,8 @@ def choose_follows_the_rules(impl: ModuleType) -> None:
                                                                  0.2 / 64, 5.5, 62.5, [])),
         ("any staleness allowed (inf)", (64.0, 8.0, 1000, math.inf, 0.2 / 64, 500.0, 1e9, [])),
         ("the projector cannot keep up", (64.0, 8.0, 1000, 10.0, 0.2 / 64, 5.5, 63.0, [])),
+        ("an odd number of rows, projector busy exactly half", (64.0, 4.0, 1001, 10.0,
+                                                                 0.2 / 64, 5.5, 125.125, [])),
     ]
 
     def play(what: str, case: Scenario) -> None:
@@ -673,6 +675,19 @@ def choose_follows_the_rules(impl: ModuleType) -> None:
     for what, case in named:
         play(what, case)
     hypothesis_check(300, scenarios(), partial(play, "generated"))
+    rows = 1000
+    w = impl.Workload(64.0, 8.0, rows, 10.0)
+    figures = {"table+index": figure("table+index", rows, 0.2 / 64, None),
+               "etl summary": figure("etl summary", rows, 0.0001, 5.5),
+               "projector counters": figure("projector counters", rows, 0.0001, 63.0)}
+    try:
+        impl.choose(w, figures)
+    except impl.NothingFits as error:
+        if len(str(error).split()) < 4:
+            fail("choose() when nothing fits, then str() of the NothingFits it raised",
+                 show(str(error)), "a message saying which rule ruled out what (e.g. the "
+                 "reads' cost, the refresh against the staleness, the projector's load)",
+                 "whoever sizes the system reads it to see what to change")
 
 
 @STEP.check(task=3, backs=(BAD_INPUT, FIGURES))
@@ -709,6 +724,15 @@ def choose_refuses_what_it_cannot_decide_on(impl: ModuleType) -> None:
     ]
     for stale in (0.0, 10.0):
         w = impl.Workload(1.0, 1.0, rows, stale)
+        proxied = MappingProxyType(good())
+        expect_returns(f"choose() with figures in a MappingProxyType (a Mapping, not a dict), "
+                       f"allowed_staleness_s={stale}", partial(impl.choose, w, proxied),
+                       "table+index", "figures may be any Mapping: check for collections.abc."
+                       "Mapping, not dict")
+        expect_raises(f"choose() with 'table+index' given as a dict, allowed_staleness_s={stale}",
+                      partial(impl.choose, w, {**good(), "table+index": {"rows": rows}}),
+                      (TypeError,), "a value that is not a Figures is of the wrong type: "
+                      "TypeError, as the docstring says")
         for what, workload, figures in bad:
             expect_raises(f"choose() with {what}, allowed_staleness_s={stale}",
                           partial(impl.choose, workload(w), figures), (TypeError, ValueError),
