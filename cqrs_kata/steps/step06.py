@@ -162,7 +162,8 @@ FIGURES = STEP.rule("choose", "``figures`` maps option names (``cqrs_kata.altern
                     "OPTIONS``) to their ``Figures``; it must hold ``\"table+index\"``, ``\"etl "
                     "summary\"`` and ``\"projector counters\"`` (others are allowed, checked "
                     "like these, and not used), each measured with ``rows`` equal to "
-                    "``workload.rows`` and filed under its own ``option``, and the last two with a ``refresh_s``.")
+                    "``workload.rows`` and filed under its own ``option``, and the last two "
+                    "with a ``refresh_s``.")
 BAD_INPUT = STEP.rule("choose", "Otherwise raise TypeError (``workload`` not a ``Workload``, "
                       "``figures`` not a mapping, a value not a ``Figures``) or ValueError (a "
                       "name not in ``OPTIONS``, a missing one, a figure filed under another "
