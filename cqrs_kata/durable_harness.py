@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 
 from cqrs_kata.db import Database, SQLiteDatabase, truth, view_counts
 from cqrs_kata.expect import fail, same
-from cqrs_kata.harness import EXAMPLES_ENV, HarnessFailure
-from cqrs_kata.steps.step05 import Clock, quick, scratch_folder
+from cqrs_kata.harness import HarnessFailure, examples_wanted
+from cqrs_kata.steps.step05 import Clock, Tap, quick, scratch_folder
 from solutions.step02 import validate_name
 
 VIEW = "board"
@@ -43,32 +43,6 @@ BAD_LIMITS: tuple[object, ...] = (0, -1, True, 1.5, "2", None)
 DEFAULT_EXAMPLES = 100
 SHRINK_SECONDS = 2.0
 """Longest spent shortening a failing sequence (the check itself has 10 s)."""
-
-
-class Crash(Exception):
-    """Raised from ``db.before``: the process died just before this statement."""
-
-
-class Tap:
-    """Crash just before statement ``at``; every later statement fails too."""
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-        self.seen: list[str] = []
-        self.dead = False
-
-    def __call__(self, sql: str) -> None:
-        if self.dead:
-            raise Crash("the process is dead")
-        self.seen.append(" ".join(sql.split()).lower())
-        if len(self.seen) == self.at:
-            self.dead = True
-            raise Crash(f"crash before statement {self.at}")
-
-    @property
-    def committed(self) -> bool:
-        upto = self.seen[:-1] if self.dead else self.seen
-        return any(s.startswith("commit") for s in upto)
 
 
 # Operations -------------------------------------------------------------------------------
@@ -440,22 +414,10 @@ def play(impl: ModuleType, ops: list[Operation], full: bool) -> None:
             world.close()
 
 
-def examples_wanted() -> int:
-    import os
-
-    text = os.environ.get(EXAMPLES_ENV, "")
-    if not text:
-        return DEFAULT_EXAMPLES
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{EXAMPLES_ENV}={text!r} is not a whole number >= 1; "
-                         "unset it or give a count of sequences, e.g. 500")
-    return int(text)
-
-
 def find(impl: ModuleType, full: bool, max_examples: int | None = None
          ) -> HarnessFailure | None:
     """Play generated sequences; return the failure of a short failing one, or None."""
-    count = examples_wanted() if max_examples is None else max_examples
+    count = examples_wanted(DEFAULT_EXAMPLES) if max_examples is None else max_examples
     found: list[list[Operation]] = []
     stopped: list[NotImplementedError] = []
 

@@ -501,11 +501,12 @@ def _strategy(names: Sequence[str]) -> st.SearchStrategy[list[Operation]]:
     return st.lists(st.one_of(*(options[n] for n in names)), max_size=MAX_OPERATIONS)
 
 
-def examples_wanted() -> int:
-    """Sequences per attack: $CQRS_KATA_HARNESS_EXAMPLES if set, else DEFAULT_EXAMPLES."""
+def examples_wanted(default: int = DEFAULT_EXAMPLES) -> int:
+    """Sequences per attack: $CQRS_KATA_HARNESS_EXAMPLES if set, else ``default`` (each
+    harness has its own)."""
     text = os.environ.get(EXAMPLES_ENV, "")
     if not text:
-        return DEFAULT_EXAMPLES
+        return default
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"{EXAMPLES_ENV}={text!r} is not a whole number >= 1; "
                          "unset it or give a count of sequences, e.g. 500")
