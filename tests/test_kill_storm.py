@@ -104,3 +104,13 @@ def test_replays_and_rebuilds_again_and_again_change_nothing(where: str) -> None
     assert [p.wait(60) for p in two] == [0, 0]
     assert (view_counts(db, "dashboard"), check(db)) == state
     db.close()
+
+
+def test_a_storm_ends_when_its_writers_finish_before_every_writer_kill_is_spent(
+        tmp_path: Path) -> None:
+    """40 runs are written long before 6 writer kills can be spread over them: the storm
+    ends with the writers (it once waited for a writer to kill until its time ran out)."""
+    result = storm(tmp_path / "short.db", writers=1, runs=40, kills=1, projectors=1,
+                   seconds=0.2, writer_kills=6, seed=3)
+    assert not result.failures, result.failures
+    assert result.final is not None and result.final.runs == 40 and result.final.exact

@@ -201,9 +201,10 @@ def storm(where: str | Path, *, writers: int = 4, runs: int = 10_000, kills: int
     while ``projectors`` projector processes project into ``view`` and are SIGKILLed at random
     moments, at least ``kills`` times in all, spread over the writing (by the storm, 0.2 to
     0.6 s after a projector started, or by ``--kill-at`` a random statement, which half of
-    them are given). ``writer_kills`` writers are killed likewise and restarted (they resume
-    where they were), and ``rebuilds`` rebuild processes run one at a time, every other one
-    killed mid-way. Then a final catch-up, and the check of the view against the truth."""
+    them are given). Up to ``writer_kills`` writers are killed likewise, spread over the
+    writing, and restarted (they resume where they were); writers that finish first end the
+    writer kills. ``rebuilds`` rebuild processes run one at a time, every other one killed
+    mid-way. Then a final catch-up, and the check of the view against the truth."""
     where = str(where)
     rng = random.Random(seed)
     result = StormResult()
@@ -271,7 +272,10 @@ def storm(where: str | Path, *, writers: int = 4, runs: int = 10_000, kills: int
                         writing[i] = writer(i, kill_at)
                     else:
                         del writing[i]
-            if writer_kills_left and writing and rng.random() < 0.02:
+            # spread over the writing too: by the time a fraction p of the runs is in, about
+            # p of the writer kills are spent (0.8 of it, so the last falls before the end)
+            if writer_kills_left and writing and \
+                    writer_kills - writer_kills_left < writer_kills * min(1.0, progress / 0.8):
                 i = rng.choice(sorted(writing))
                 kill(writing[i])  # counted and restarted on the next turn
                 writer_kills_left -= 1
@@ -295,8 +299,10 @@ def storm(where: str | Path, *, writers: int = 4, runs: int = 10_000, kills: int
                 k = rng.choice(due)
                 result.kills += kill(running[k]) == -signal.SIGKILL
                 running[k] = projector()
-            if not writing and result.kills >= kills and not writer_kills_left and \
-                    not rebuilds_left and rebuilding is None:
+            # writer kills not spent when the writers are done stay unspent: there is no
+            # writer left to kill, and waiting for one would never end
+            if not writing and result.kills >= kills and not rebuilds_left and \
+                    rebuilding is None:
                 break
             if now - start > 20 * seconds + 60:
                 result.failures.append("the storm did not finish in time")
