@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
 
+from cqrs_kata.platform import Need, check_needs
+
 CheckFunction = Callable[[ModuleType], None]
 
 
@@ -59,6 +61,9 @@ class Check:
     function: CheckFunction
     backs: tuple[Clause, ...] = ()
     """The rules of the contract this check tests."""
+    needs: tuple[Need, ...] = ()
+    """What the check itself uses beyond plain Python (threads, processes, ...): where one is
+    missing (a browser kernel) the check is reported as running only in a local install."""
 
     @property
     def description(self) -> str:
@@ -106,17 +111,19 @@ class Step:
         """Register docstring sentences of ``where`` that explain and promise nothing testable."""
         self.clauses.extend(Clause(where, text, rule=False) for text in texts)
 
-    def check(self, task: int, backs: tuple[Clause, ...] = ()
+    def check(self, task: int, backs: tuple[Clause, ...] = (), needs: tuple[Need, ...] = ()
               ) -> Callable[[CheckFunction], CheckFunction]:
         """Decorator: register a check function under one of this step's tasks, with the rules
-        of the contract it tests."""
+        of the contract it tests and what it needs beyond plain Python (``("threads",)``)."""
         self.task(task)  # fail at import time on a typo, not when a learner runs it
         unknown = [c for c in backs if c not in self.clauses or not c.rule]
         if unknown:
             raise ValueError(f"step {self.number}: {unknown} are not rules of this step")
+        wanted = check_needs(needs)
 
         def register(function: CheckFunction) -> CheckFunction:
-            self.checks.append(Check(self.number, task, function.__name__, function, backs))
+            self.checks.append(Check(self.number, task, function.__name__, function, backs,
+                                     wanted))
             return function
 
         return register

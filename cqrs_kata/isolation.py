@@ -23,12 +23,12 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
-from cqrs_kata import sandbox
+from cqrs_kata import platform, sandbox
 from cqrs_kata.course import Step
 from cqrs_kata.paths import display_path
 
@@ -84,10 +84,12 @@ def processes_available() -> bool:
     """Whether checks can run in a child process here (not in a browser's Python)."""
     if os.environ.get(ISOLATION_ENV) == "1":
         return False
-    return sys.platform not in ("emscripten", "wasi")
+    return platform.has("processes")
 
 
-Outcome = Literal["pass", "wrong", "todo", "error", "timeout", "skipped"]
+Outcome = Literal["pass", "wrong", "todo", "error", "timeout", "skipped", "local"]
+"""What became of a check; ``local``: not run, because it needs what only a local install has
+(the runner decides that before anything runs)."""
 
 
 @dataclass
@@ -418,18 +420,20 @@ def _joined(*parts: str) -> str:
     return "\n".join(p.rstrip("\n") for p in parts if p.strip())
 
 
-def _ordered(step: Step) -> list[int]:
-    """Indices of the step's checks, task by task."""
-    return [i for task in step.tasks for i, c in enumerate(step.checks) if c.task == task.number]
+def _ordered(step: Step, leave_out: Collection[int] = ()) -> list[int]:
+    """Indices of the step's checks, task by task, but those in ``leave_out``."""
+    return [i for task in step.tasks for i, c in enumerate(step.checks)
+            if c.task == task.number and i not in leave_out]
 
 
-def run_checks(step: Step, path: Path) -> StepRun:
-    """Run every check of ``step`` against the file at ``path``; never raises for its code."""
+def run_checks(step: Step, path: Path, leave_out: Collection[int] = ()) -> StepRun:
+    """Run every check of ``step`` (but those indexed in ``leave_out``) against the file at
+    ``path``; never raises for its code."""
     if not processes_available():
-        return _run_in_process(step, path)
+        return _run_in_process(step, path, leave_out)
     run = StepRun()
     limit = limits()
-    pending = _ordered(step)
+    pending = _ordered(step, leave_out)
     started = time.monotonic()
     while pending:
         budget = limit.step - (time.monotonic() - started)
@@ -476,18 +480,19 @@ def run_checks(step: Step, path: Path) -> StepRun:
         if child.finished:
             break
         pending = [i for i in pending if i not in run.outcomes]
-    for index in _ordered(step):
+    for index in _ordered(step, leave_out):
         run.outcomes.setdefault(index, Ran(
             "skipped", f"not run: the step's {limit.step:g} s were used up by checks that did "
             "not finish; fix those first"))
     return run
 
 
-def _run_in_process(step: Step, path: Path) -> StepRun:
-    """The same sandbox without a process around it: no time limit, but the learner's exits
-    (os._exit included), BaseExceptions and replacements are still caught and undone."""
+def _run_in_process(step: Step, path: Path, leave_out: Collection[int]) -> StepRun:
+    """The same sandbox without a process around it: no time limit (nothing here could stop
+    a check: no watchdog thread, no signal), but the learner's exits (os._exit included),
+    BaseExceptions and replacements are still caught and undone."""
     events: list[dict[str, Any]] = []
-    job = {"step": step.number, "path": str(path), "checks": _ordered(step)}
+    job = {"step": step.number, "path": str(path), "checks": _ordered(step, leave_out)}
     run = StepRun()
     try:
         with sandbox.borrowed_process():

@@ -103,7 +103,8 @@ def _remember(key: str, level: int) -> None:
 def _first_unfinished_task(result: StepResult) -> int | None:
     if result.load_error is not None:
         return result.step.tasks[0].number
-    return next((t.task.number for t in result.tasks if t.state != "passing"), None)
+    return next((t.task.number for t in result.tasks
+                 if t.state not in ("passing", "local only")), None)
 
 
 def hint_task(step: str | int, task: int | None = None) -> tuple[Step, int | None]:

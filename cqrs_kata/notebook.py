@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from cqrs_kata import kata
+from cqrs_kata import kata, platform
 from cqrs_kata.course import get_step
 from cqrs_kata.files import FileProblem
 from cqrs_kata.paths import CourseNotFound
@@ -45,8 +45,23 @@ def _verify_reference(step: str | int) -> None:
         raise BrokenReference(f"the reference solution fails its checks:\n{step_report(result)}")
 
 
+BEFORE_CHECKING = ("Checking inside this browser tab, with no time limit: if this cell never "
+                   "finishes, use Kernel → Restart Kernel, fix your code and check again.")
+_warned = False
+
+
+def _warn_once() -> None:
+    """In a browser kernel, say before the first check runs that nothing can stop it: a check
+    that loops forever shows no report, so this line is what the learner sees then."""
+    global _warned
+    if platform.here().browser and not _warned:
+        _warned = True
+        print(BEFORE_CHECKING)
+
+
 def check(step: str | int | None = None) -> Report:
     """Run a step's checks against your code in exercises/ and show the result per task."""
+    _warn_once()
     if os.environ.get(VERIFY_ENV) and step is not None:
         _verify_reference(step)
     report = _safely(lambda: kata.check(step))
@@ -71,6 +86,7 @@ def hint(step: str | int, task: int | None = None) -> object:
 
 def progress() -> Report:
     """Every step and task with its state: not started, failing or passing."""
+    _warn_once()
     report = _safely(kata.progress)
     assert isinstance(report, Report)
     return report

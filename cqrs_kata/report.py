@@ -9,14 +9,17 @@ from typing import TYPE_CHECKING
 
 from cqrs_kata.course import Step
 from cqrs_kata.paths import display_path
-from cqrs_kata.runner import StepResult, TaskResult, TaskState
+from cqrs_kata.platform import LOCAL_ONLY, START
+from cqrs_kata.runner import CheckResult, StepResult, TaskResult, TaskState
 
 if TYPE_CHECKING:
     from cqrs_kata.files import Saved
 
-MARK: dict[TaskState, str] = {"passing": "✓", "failing": "✗", "not started": "·"}
+MARK: dict[TaskState, str] = {"passing": "✓", "failing": "✗", "not started": "·",
+                              "local only": "○"}
 COLOUR: dict[TaskState, str] = {
     "passing": "#1a7f37", "failing": "#cf222e", "not started": "#6e7781",
+    "local only": "#6e7781",
 }
 
 
@@ -98,15 +101,52 @@ def _task_detail(result: TaskResult, show_todo: bool) -> str | None:
     return "\n".join(parts)
 
 
+def checks(n: int) -> str:
+    return f"{n} check{'s' if n != 1 else ''}"
+
+
+def _local_lines(results: tuple[CheckResult, ...]) -> list[str]:
+    """The checks that run only in a local install, under the reason they share."""
+    lines: list[str] = []
+    for why in dict.fromkeys(r.message for r in results):
+        lines.append(f"{LOCAL_ONLY} ({why}):")
+        lines.extend(f"  {r.check.description}" for r in results if r.message == why)
+    return lines
+
+
+def _local_note(results: list[StepResult]) -> str | None:
+    n = sum(len(r.local_only) for r in results)
+    if not n:
+        return None
+    run = "runs" if n == 1 else "run"
+    return f"{checks(n)} {run} only in a local install ({START})."
+
+
+NO_TIME_LIMIT = ("These checks ran inside this kernel, with no time limit (a browser kernel "
+                 "cannot start the process that enforces one): if a check never finishes, e.g. "
+                 "an endless loop, use Kernel → Restart Kernel, fix your code and check again.")
+
+
+def _task_count(task: TaskResult) -> str:
+    state = task.state
+    if state == "local only":
+        return f"all {checks(len(task.results))} {LOCAL_ONLY}"
+    count = f"{task.passed}/{checks(len(task.ran))}" if state != "not started" else state
+    if task.local_only:
+        count += f", {len(task.local_only)} more only in a local install"
+    return count
+
+
 def _next_step_line(result: StepResult) -> str:
     number = result.step.number
     if result.load_error:
         return "Nothing could be checked until the file imports."
     passing = sum(t.state == "passing" for t in result.tasks)
     total = len(result.tasks)
-    if passing == total:
-        return f"{total} of {total} tasks pass. Step {number} is done."
-    task = next(t for t in result.tasks if t.state != "passing").task.number
+    if result.ok:
+        here = " here" if result.local_only else ""
+        return f"{passing} of {total} tasks pass{here}. Step {number} is done{here}."
+    task = next(t for t in result.tasks if t.state not in ("passing", "local only")).task.number
     return (f"{passing} of {total} tasks pass. Next: task {task}; "
             f"`cqrs-kata hint {number} {task}` if you are stuck.")
 
@@ -132,24 +172,28 @@ def step_report(result: StepResult) -> Report:
     shown_todo = False
     for task in result.tasks:
         state = task.state
-        count = f"{task.passed}/{len(task.results)} checks" if state != "not started" else state
+        count = _task_count(task)
         lines.append(f"  {MARK[state]} task {task.task.number}  {task.task.title:<{width}} {count}")
         detail = _task_detail(task, show_todo=not shown_todo)
         shown_todo = shown_todo or (state == "not started")
-        if detail:
-            lines.append(_indent(detail))
+        local = "\n".join(_local_lines(task.local_only))
         detail_html = ""
-        if detail:
-            detail_html = f"<pre style='margin:2px 0 6px 1.5em'>{_esc(detail)}</pre>"
+        for text, colour in ((detail, "inherit"), (local, COLOUR["local only"])):
+            if text:
+                lines.append(_indent(text))
+                detail_html += (f"<pre style='margin:2px 0 6px 1.5em;color:{colour}'>"
+                                f"{_esc(text)}</pre>")
         rows.append(
             f"<li style='list-style:none'><span style='color:{COLOUR[state]}'>{MARK[state]}</span> "
             f"<b>task {task.task.number}</b> {_esc(task.task.title)} "
             f"<span style='color:{COLOUR[state]}'>({_esc(count)})</span>{detail_html}</li>"
         )
+    notes = [n for n in (_local_note([result]),
+                         None if result.time_limit else NO_TIME_LIMIT) if n]
     footer = _next_step_line(result)
-    lines.append(footer)
+    lines += [footer, *notes]
     body = (f"<div><b>{_esc(head)}</b><ul style='padding-left:0.5em'>{''.join(rows)}</ul>"
-            f"<i>{_esc(footer)}</i></div>")
+            f"<i>{_esc(footer)}</i>{''.join(f'<p>{_esc(n)}</p>' for n in notes)}</div>")
     return Report("\n".join(lines), body, ok=result.ok)
 
 
@@ -168,19 +212,25 @@ def progress_report(results: list[StepResult]) -> Report:
         for task in result.tasks:
             state = task.state
             title = f"{task.task.title:<{width}}"
-            lines.append(f"  {MARK[state]} task {task.task.number}  {title} {state}")
+            said = str(state)
+            if task.local_only and state != "local only":
+                said += f" ({checks(len(task.local_only))} only in a local install)"
+            lines.append(f"  {MARK[state]} task {task.task.number}  {title} {said}")
             rows.append(f"<tr><td>task {task.task.number} · {_esc(task.task.title)}</td>"
-                        f"<td><span style='color:{COLOUR[state]}'>{MARK[state]} {state}</span>"
-                        "</td></tr>")
+                        f"<td><span style='color:{COLOUR[state]}'>{MARK[state]} {_esc(said)}"
+                        "</span></td></tr>")
     done = sum(t.state == "passing" for r in results for t in r.tasks)
     total = sum(len(r.step.tasks) for r in results)
     summary = f"{done} of {total} tasks pass."
-    lines.append(summary)
+    notes = [n for n in (_local_note(results),
+                         None if all(r.time_limit for r in results) else NO_TIME_LIMIT) if n]
+    lines += [summary, *notes]
     # JupyterLab right-aligns table cells unless each cell says otherwise.
     table = "".join(rows)
     for cell in ("<td", "<th"):
         table = table.replace(cell, f"{cell} style='{LEFT}'")
-    return Report("\n".join(lines), f"<table>{table}</table><i>{summary}</i>")
+    return Report("\n".join(lines), f"<table>{table}</table><i>{summary}</i>"
+                  + "".join(f"<p>{_esc(n)}</p>" for n in notes))
 
 
 def hint_lines(step: Step, task: int, shown: int, in_notebook: bool = False) -> list[str]:

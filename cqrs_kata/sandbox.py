@@ -32,7 +32,7 @@ from pathlib import Path
 from types import FunctionType, ModuleType
 from typing import Any, NoReturn, TextIO
 
-from cqrs_kata import files
+from cqrs_kata import files, platform
 from cqrs_kata.course import Check, get_step
 from cqrs_kata.expect import CheckFailed
 from cqrs_kata.paths import display_path
@@ -293,8 +293,9 @@ def tampering(changed: list[str]) -> str:
 # Bound before any learner code runs: an exercise that replaces these module attributes is
 # reported (see Guard), but the sandbox's own clock and watchdog must not depend on that.
 _monotonic = time.monotonic
-_dump_later = faulthandler.dump_traceback_later
-_cancel_dump = faulthandler.cancel_dump_traceback_later
+# A browser's Python may lack the watchdog (it is a thread); there no deadline is kept.
+_dump_later = getattr(faulthandler, "dump_traceback_later", None)
+_cancel_dump = getattr(faulthandler, "cancel_dump_traceback_later", None)
 _getpid = os.getpid
 _exit = os._exit
 
@@ -306,7 +307,7 @@ def deadline(seconds: float | None, dump: TextIO | None) -> Iterator[None]:
     faulthandler's watchdog is a C thread: it fires even when the learner's code holds a lock
     the main thread waits on, swallows every exception, or resets the interval timer.
     """
-    if seconds is None or dump is None:
+    if seconds is None or dump is None or _dump_later is None or _cancel_dump is None:
         yield
         return
     _dump_later(max(seconds, 0.001), exit=True, file=dump)
@@ -454,6 +455,7 @@ def execute(job: dict[str, Any], send: Send, dump: TextIO | None = None) -> None
 
     capture = Capture(report)
     saved_streams = sys.stdout, sys.stderr
+    platform.here()  # found out now, so that the Guard's picture holds the answer
     guard = Guard()
     report({"e": "ready", "thread": threading.get_ident()})
     try:
@@ -509,7 +511,8 @@ def borrowed_process() -> Iterator[None]:
         folder = None
     handlers: dict[int, Any] = {}
     alarm: tuple[float, float] | None = None
-    if threading.current_thread() is threading.main_thread():
+    # Without signals (a browser kernel) no handler or timer of the learner's can ring.
+    if platform.has("signals") and threading.current_thread() is threading.main_thread():
         import signal
 
         for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGALRM", "SIGUSR1", "SIGUSR2"):

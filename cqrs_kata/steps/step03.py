@@ -10,6 +10,7 @@ from typing import Any
 
 from cqrs_kata.course import Step, Task
 from cqrs_kata.expect import expect_equal, expect_raises, fail, show
+from cqrs_kata.platform import Need
 
 STEP = Step(
     number="03",
@@ -285,6 +286,10 @@ def spied(impl: ModuleType, pairs: list[tuple[str, str]]) -> tuple[Any, SpyCondi
     return svc, spy
 
 
+THREADS: tuple[Need, ...] = ("threads",)
+"""What the checks that start a thread of their own need: a browser kernel has none."""
+
+
 def in_thread(action: Any) -> tuple[threading.Thread, list[object]]:
     """Start ``action`` in a daemon thread; the list gets its result or the error it raised."""
     outcome: list[object] = []
@@ -401,7 +406,7 @@ def a_failing_clock_changes_nothing(impl: ModuleType) -> None:
                  "queued would never reach the view")
 
 
-@STEP.check(task=1, backs=(ONE_LOCK, LOCK_AND_NOTIFY))
+@STEP.check(task=1, backs=(ONE_LOCK, LOCK_AND_NOTIFY), needs=THREADS)
 def record_waits_for_the_lock(impl: ModuleType) -> None:
     """record() changes nothing while another thread holds the service's lock"""
     blocked_while_held(impl, 'record("t3", "ok")', lambda svc: svc.record("t3", "ok"))
@@ -476,7 +481,7 @@ def drain_refuses_bad_max_events_and_applies_nothing(impl: ModuleType) -> None:
                      "bad input must be refused before anything is applied")
 
 
-@STEP.check(task=2, backs=(ONE_LOCK, LOCK_AND_NOTIFY))
+@STEP.check(task=2, backs=(ONE_LOCK, LOCK_AND_NOTIFY), needs=THREADS)
 def drain_waits_for_the_lock(impl: ModuleType) -> None:
     """drain() changes nothing while another thread holds the service's lock"""
     blocked_while_held(impl, "drain()", lambda svc: svc.drain())
@@ -594,7 +599,7 @@ def wait_for_raises_after_its_timeout(impl: ModuleType) -> None:
                  (positions(svc), svc.applied), ([2, 3], 1), "waiting must not drain")
 
 
-@STEP.check(task=4, backs=(WAIT, WAITS))
+@STEP.check(task=4, backs=(WAIT, WAITS), needs=THREADS)
 def wait_for_wakes_up_when_a_projector_drains(impl: ModuleType) -> None:
     """wait_for() returns as soon as another thread's drain() reaches the position"""
     svc = service(impl)
@@ -641,7 +646,7 @@ def wait_for_refuses_impossible_waits(impl: ModuleType) -> None:
                  "check the arguments before waiting")
 
 
-@STEP.check(task=4, backs=(WAITS,))
+@STEP.check(task=4, backs=(WAITS,), needs=THREADS)
 def wait_for_keeps_waiting_until_its_position(impl: ModuleType) -> None:
     """wait_for(3) goes back to waiting when a drain applies only 1, then 2"""
     svc, spy = spied(impl, TENANTS_AND_STATUSES[:3])
@@ -670,7 +675,7 @@ def wait_for_keeps_waiting_until_its_position(impl: ModuleType) -> None:
              "it to return once position 3 was applied")
 
 
-@STEP.check(task=4, backs=(WAIT_BAD,))
+@STEP.check(task=4, backs=(WAIT_BAD,), needs=THREADS)
 def wait_for_takes_any_long_timeout(impl: ModuleType) -> None:
     """wait_for() takes float("inf") and 1e300 as timeouts"""
     svc = service(impl)
@@ -737,7 +742,7 @@ def rebuild_repairs_the_view_from_the_write_log(impl: ModuleType) -> None:
              "set applied to written")
 
 
-@STEP.check(task=5, backs=(REBUILD_WAKES, LOCK_AND_NOTIFY))
+@STEP.check(task=5, backs=(REBUILD_WAKES, LOCK_AND_NOTIFY), needs=THREADS)
 def rebuild_wakes_the_readers_waiting(impl: ModuleType) -> None:
     """a reader waiting for a position is woken by a rebuild that covers it"""
     svc, spy = spied(impl, TENANTS_AND_STATUSES[:3])

@@ -824,7 +824,7 @@ KILL_POINTS = (
 MUST_REACH = ("COMMIT#1", "COMMIT#2", "BEGIN#3")
 
 
-@STEP.check(task=2, backs=(ALL_OR_NONE, NOTHING_OWN))
+@STEP.check(task=2, backs=(ALL_OR_NONE, NOTHING_OWN), needs=("processes",))
 def killed_for_real_and_restarted(impl: ModuleType) -> None:
     """a projector process killed with SIGKILL at a statement, restarted, ends at the truth"""
     source = getattr(impl, "__file__", None)
