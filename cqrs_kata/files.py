@@ -15,10 +15,12 @@ import os
 import re
 import stat
 import tempfile
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from cqrs_kata import platform
 from cqrs_kata.paths import course_root, display_path
 
 SAVED = ".saved"
@@ -98,14 +100,28 @@ def _writable(path: Path) -> None:
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Write all of ``data`` or nothing: a crash midway never leaves half a file."""
+    """Write all of ``data`` or nothing: a crash midway never leaves half a file.
+
+    A browser kernel's drive (JupyterLite keeps files in the browser's storage) may not
+    support a temporary file renamed over another: there the file is written in place.
+    """
+    try:
+        _write_aside(path, data)
+    except OSError:
+        if not platform.here().browser:
+            raise
+        path.write_bytes(data)
+
+
+def _write_aside(path: Path, data: bytes) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        with suppress(OSError):
+            Path(temporary).unlink(missing_ok=True)
         raise
 
 
