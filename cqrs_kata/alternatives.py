@@ -33,6 +33,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from cqrs_kata.db import Database, PostgresDatabase, SQLiteDatabase
+from cqrs_kata.platform import local_only
 
 OPTIONS = (
     "no index",              # step 01's query before its index: GROUP BY over a full scan
@@ -791,7 +792,12 @@ def headlines(figures: Sequence[Figures]) -> str:
 def plot(figures: Sequence[Figures], folder: str | Path) -> list[Path]:
     """PNG files in ``folder`` (made if missing): read latency against rows per option
     (log-log, p50 solid, p99 dotted), write overhead at the largest size (bars), and refresh
-    or catch-up time against rows (log-log). Returns their paths."""
+    or catch-up time against rows (log-log). Returns their paths: none where matplotlib is
+    missing (a browser kernel), which it then says in a sentence."""
+    why = local_only(("matplotlib",))
+    if why is not None:
+        print(f"Plotting {why}. The table above has the same figures.")
+        return []
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed, none opened

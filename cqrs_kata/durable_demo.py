@@ -7,6 +7,9 @@ processes also die with the process that started them (Linux), and each new scra
 first deletes those whose owner is gone. Each process is
 ``python -m cqrs_kata.projector_process`` (what ``cqrs-kata project`` runs), so what the
 notebook shows is the command a learner can type in a terminal.
+
+A browser kernel cannot start processes: there :func:`processes_unavailable` says so in a
+sentence, which the notebook prints instead of running its process cells.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from cqrs_kata import platform
 from cqrs_kata.db import Database
 from cqrs_kata.projector_process import stop_before
 
@@ -76,6 +80,16 @@ def _die_with_parent() -> None:
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def processes_unavailable() -> str | None:
+    """None where a projector process can be started; else why not, for a notebook to print
+    instead of running the cells that start one (``runs only in a local install: ...``)."""
+    return platform.local_only(("processes",))
+
+
+class LocalOnly(RuntimeError):
+    """What is asked for needs what only a local install has; the message says what and why."""
+
+
 class Crash(Exception):
     """Stands for the process dying at this statement: nothing after it runs."""
 
@@ -119,6 +133,9 @@ class ProjectorProcess:
 
     def __init__(self, database: str | Path, *, impl: str = "solutions", kill_at: str = "",
                  until_caught_up: bool = False, batch: int | None = None) -> None:
+        why = processes_unavailable()
+        if why is not None:
+            raise LocalOnly(f"a projector process {why}")
         options = ["--impl", impl]
         if batch is not None:
             options += ["--batch", str(batch)]

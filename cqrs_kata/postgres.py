@@ -19,8 +19,10 @@ Give child processes (the course's projector and writer) the DSN in their enviro
 A socket path works from any process on the machine, and only the process that started the
 server stops it.
 
-:func:`unavailable_reason` says why PostgreSQL cannot be had, for notebooks to print instead
-of failing; :func:`fresh_database` gives every test or demo an empty database of its own.
+:func:`unavailable_reason` says why PostgreSQL cannot be had (in a browser kernel: that it runs
+only in a local install), for notebooks to print instead of failing; :func:`fresh_database`
+gives every test or demo an empty database of its own. psycopg is imported only when a server
+is used, so this module imports where there is none.
 """
 
 from __future__ import annotations
@@ -37,9 +39,7 @@ import warnings
 from pathlib import Path
 from unittest import mock
 
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from cqrs_kata import platform
 
 DSN_ENV = "CQRS_KATA_PG_DSN"
 """The variable that names a PostgreSQL server to use instead of a throwaway one."""
@@ -69,6 +69,9 @@ def dsn() -> str:
     ``$CQRS_KATA_PG_DSN`` if set, else a throwaway server started on first call.
     Raises :class:`PostgresUnavailable` when neither works.
     """
+    why = platform.local_only(("postgresql",))
+    if why is not None:
+        raise PostgresUnavailable(why)
     given = os.environ.get(DSN_ENV)
     if given:
         _check(given)
@@ -104,6 +107,10 @@ def fresh_database(prefix: str) -> str:
     dropped at interpreter exit; a throwaway server is deleted whole then anyway.
     """
     server = dsn()
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
     name = f"{prefix[:40]}_{uuid.uuid4().hex[:12]}"  # PostgreSQL keeps 63 bytes of a name
     with psycopg.connect(server, autocommit=True) as conn:  # CREATE DATABASE refuses a transaction
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -115,6 +122,8 @@ def fresh_database(prefix: str) -> str:
 
 
 def _check(conninfo: str) -> None:
+    import psycopg
+
     try:
         with psycopg.connect(conninfo, connect_timeout=5) as conn:
             conn.execute("select 1")
@@ -127,6 +136,9 @@ def _check(conninfo: str) -> None:
 
 def _shown(conninfo: str) -> str:
     """The DSN for a message, with any password hidden: messages end up in notebooks and logs."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
     try:
         has_password = bool(conninfo_to_dict(conninfo).get("password"))
     except psycopg.Error:
@@ -213,6 +225,9 @@ def _reap_orphans() -> None:
 
 
 def _drop_databases() -> None:
+    import psycopg
+    from psycopg import sql
+
     for pid, server, name in _to_drop:
         if pid != os.getpid():  # a forked child inherited the list; the parent drops them
             continue

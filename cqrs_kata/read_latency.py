@@ -1,8 +1,9 @@
 """Read latency of the dashboard against the number of runs: step 01's GROUP BY on one table,
 without and with its covering index, next to step 02's counter (a dict lookup).
 
-Notebook 01 plots these figures and ``benchmarks/step01_read_latency.py`` prints them; both call
-:func:`measure`, so the notebook and the benchmark cannot disagree about how they are taken.
+Notebook 01 plots these figures (:func:`plot`) and ``benchmarks/step01_read_latency.py`` prints
+them; both call :func:`measure`, so the notebook and the benchmark cannot disagree about how
+they are taken.
 Every figure is the reference solution's ``summary`` (or ``MemoryRead.summary``) for one tenant,
 on an in-memory SQLite database: no disk, so what grows is the work of the query itself.
 """
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import sqlite3
 import timeit
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from cqrs_kata import platform
 from solutions.step01 import add_index, connect, summary
 from solutions.step02 import MemoryRead
 
@@ -113,3 +115,27 @@ def row(figures: Latency) -> str:
 def header() -> str:
     return (f"{'rows':>9}  {'no index µs':>12}  {'index µs':>10}  {'counter µs':>10}"
             f"  {'index gain':>10}  {'counter gain':>12}")
+
+
+def plot(figures: Sequence[Latency]) -> None:
+    """Notebook 01's figure: microseconds per ``summary`` call against rows, log-log, each way.
+
+    Where matplotlib is missing (a browser kernel) it says so in a sentence instead.
+    """
+    why = platform.local_only(("matplotlib",))
+    if why is not None:
+        print(f"Plotting {why}. The table above has the same figures.")
+        return
+    import matplotlib.pyplot as plt
+
+    rows = [f.rows for f in figures]
+    _, ax = plt.subplots(figsize=(7, 4))
+    ax.loglog(rows, [f.no_index * 1e6 for f in figures], "o-", label="GROUP BY, no index")
+    ax.loglog(rows, [f.index * 1e6 for f in figures], "s-", label="GROUP BY, covering index")
+    ax.loglog(rows, [f.counter * 1e6 for f in figures], "^-", label="counter (step 02)")
+    ax.set_xlabel("runs in the table")
+    ax.set_ylabel("µs per summary() call")
+    ax.set_title("Dashboard read latency against rows")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    plt.show()
