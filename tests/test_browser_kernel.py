@@ -1,0 +1,242 @@
+"""The kata in a browser kernel (Pyodide, JupyterLite), pretended in CPython.
+
+There a thread or a process cannot start and nothing can enforce a time limit. Every check
+either runs or is reported as running only in a local install, with the reason; the notebooks'
+helpers that need a process, PostgreSQL or matplotlib say so in a sentence and the rest of the
+notebook runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import nbformat
+import pytest
+
+from cqrs_kata import (
+    alternatives,
+    durable_demo,
+    files,
+    notebook,
+    platform,
+    postgres,
+    read_latency,
+)
+from cqrs_kata.course import Check, Step, Task, all_steps, get_step
+from cqrs_kata.report import NO_TIME_LIMIT, progress_report, step_report
+from cqrs_kata.runner import CheckResult, StepResult, TaskResult, run_step
+from cqrs_kata.stubs import stub_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+LOCAL_ONLY = {
+    "03": {"record_waits_for_the_lock", "drain_waits_for_the_lock",
+           "wait_for_wakes_up_when_a_projector_drains",
+           "wait_for_keeps_waiting_until_its_position", "wait_for_takes_any_long_timeout",
+           "rebuild_wakes_the_readers_waiting"},
+    "05": {"killed_for_real_and_restarted"},
+}
+"""The checks a browser kernel cannot run, by step: each starts a thread or a process."""
+
+THREADS = "starts threads, which a browser kernel cannot"
+PROCESSES = "starts processes, which a browser kernel cannot"
+
+
+def _no_thread(self: threading.Thread, *args: Any, **kwargs: Any) -> NoReturn:
+    raise RuntimeError("can't start new thread")  # what Pyodide says
+
+
+def _no_process(*args: Any, **kwargs: Any) -> NoReturn:
+    raise OSError(138, "emscripten does not support processes.")  # what Pyodide says
+
+
+@pytest.fixture
+def browser_kernel(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The kata sees a browser kernel, and starting a thread or a process fails as there."""
+    monkeypatch.setattr(threading.Thread, "start", _no_thread)
+    monkeypatch.setattr(subprocess, "Popen", _no_process)
+    monkeypatch.setattr(notebook, "_warned", False)
+    with platform.pretend(platform.BROWSER):
+        yield
+
+
+def local_names(result: StepResult) -> set[str]:
+    return {r.check.name for r in result.local_only}
+
+
+@pytest.mark.parametrize("step", [s.number for s in all_steps()])
+def test_every_check_passes_or_runs_only_in_a_local_install(browser_kernel: None,
+                                                            step: str) -> None:
+    result = run_step(get_step(step), "solutions")
+    outcomes = {(r.check.name, r.outcome, r.message) for t in result.tasks for r in t.results}
+    assert {(n, o) for n, o, _ in outcomes if o not in ("pass", "local")} == set()
+    assert local_names(result) == LOCAL_ONLY.get(step, set())
+    for r in result.local_only:
+        assert r.message == platform.reason(r.check.needs)
+    assert result.ok and not result.time_limit
+
+
+@pytest.mark.parametrize("step", sorted(LOCAL_ONLY))
+def test_what_is_declared_local_only_is_what_fails_without_its_needs(
+        browser_kernel: None, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+    """Not one check more or less: with their needs forgotten, exactly those checks error."""
+    chosen = get_step(step)
+    monkeypatch.setattr(chosen, "checks",
+                        [dataclasses.replace(c, needs=()) for c in chosen.checks])
+    result = run_step(chosen, "solutions")
+    errors = {r.check.name: r.message for t in result.tasks for r in t.results
+              if r.outcome != "pass"}
+    assert set(errors) == LOCAL_ONLY[step]
+    assert all("thread" in m or "process" in m for m in errors.values()), errors
+
+
+def test_a_learners_report_says_what_runs_only_in_a_local_install(
+        course: Path, browser_kernel: None, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv(notebook.VERIFY_ENV, raising=False)
+    shutil.copy(course / "solutions" / "step03.py", course / "exercises" / "step03.py")
+    report = notebook.check("03")
+    assert report.ok
+    text = str(report)
+    assert "  ✓ task 1  record() writes the truth and enqueues an event   4/4 checks, 1 more " \
+           "only in a local install\n" \
+           f"      runs only in a local install ({THREADS}):\n" \
+           "        record() changes nothing while another thread holds the service's lock\n" \
+           in text
+    assert "  ✓ task 3  lag() says how far the view is behind             3/3 checks\n" in text
+    assert text.endswith("5 of 5 tasks pass here. Step 03 is done here.\n"
+                         "6 checks run only in a local install (see README 'Start').\n"
+                         + NO_TIME_LIMIT)
+    for name in LOCAL_ONLY["03"]:
+        description = get_step("03").checks[
+            [c.name for c in get_step("03").checks].index(name)].description
+        assert description in text
+        assert description.replace('"', "&quot;").replace("'", "&#x27;") in report.html
+    # Said before the first check too: a check that never ends shows no report.
+    printed = capsys.readouterr().out
+    assert printed == notebook.BEFORE_CHECKING + "\n"
+    notebook.check("00")
+    assert capsys.readouterr().out == ""
+
+    (course / "exercises" / "step03.py").write_text(stub_for(get_step("03")), encoding="utf-8")
+    stub = notebook.check("03")  # freshly started: the local-only checks are still named
+    assert not stub.ok
+    assert "· task 4  Read your own writes: wait_for(position, timeout) not started, 3 more " \
+           "only in a local install" in str(stub)
+
+
+def test_progress_counts_what_runs_only_in_a_local_install(course: Path,
+                                                           browser_kernel: None) -> None:
+    text = str(notebook.progress())
+    assert "  · task 4  Read your own writes: wait_for(position, timeout) not started (3 checks " \
+           "only in a local install)" in text
+    assert "  · task 2  Apply a batch and its checkpoint together         not started (1 check " \
+           "only in a local install)" in text
+    assert text.endswith("0 of 24 tasks pass.\n7 checks run only in a local install (see README "
+                         "'Start').\n" + NO_TIME_LIMIT)
+
+
+def test_a_task_with_nothing_to_check_here_is_not_passing_and_blocks_nothing() -> None:
+    def check(impl: object) -> None:
+        """it runs"""
+
+    step = Step("98", "Pretend", (Task(1, "Here", ("f",), ("h",)), Task(2, "There", ("g",),
+                                                                          ("h",))))
+    here = TaskResult(step.tasks[0], (CheckResult(Check("98", 1, "a", check), "pass"),))
+    there = TaskResult(step.tasks[1], (CheckResult(Check("98", 2, "b", check, needs=(
+        "processes",)), "local", PROCESSES),))
+    result = StepResult(step, ROOT / "exercises" / "step98.py", (here, there))
+    assert there.state == "local only" and there.first_problem is None
+    assert result.ok
+    text = str(step_report(result))
+    assert "  ○ task 2  There all 1 check runs only in a local install\n" in text
+    assert f"      runs only in a local install ({PROCESSES}):\n        it runs\n" in text
+    assert "2 of 2" not in text and "1 of 2 tasks pass here. Step 98 is done here." in text
+    assert "  ○ task 2  There local only\n" in str(progress_report([result]))
+
+
+def test_notebook_helpers_say_they_run_only_in_a_local_install(
+        browser_kernel: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    local = "runs only in a local install"
+    assert durable_demo.processes_unavailable() == f"{local}: {PROCESSES}; see README 'Start'"
+    with pytest.raises(durable_demo.LocalOnly, match=f"^a projector process {local}: "):
+        durable_demo.ProjectorProcess(tmp_path / "x.db")
+    assert postgres.unavailable_reason() == (f"{local}: needs a PostgreSQL server, "
+                                             "which a browser kernel cannot; see README 'Start'")
+    plotting = (f"Plotting {local}: draws plots with matplotlib, which this browser kernel does "
+                "not have; see README 'Start'. The table above has the same figures.\n")
+    read_latency.plot(read_latency.measure([100], seconds=0.01))
+    assert capsys.readouterr().out == plotting
+    assert alternatives.plot([], tmp_path) == []
+    assert capsys.readouterr().out == plotting
+
+
+def test_without_a_browser_nothing_is_local_only() -> None:
+    if not all(platform.here().has(n) for n in platform.NEEDS):
+        pytest.skip(f"this Python lacks {platform.missing(platform.NEEDS)}")
+    assert platform.reason(("threads", "processes")) is None
+    assert not run_step(get_step("00"), "solutions").local_only
+
+
+def test_needs_are_words_of_the_vocabulary() -> None:
+    assert platform.check_needs(["processes", "threads"]) == ("threads", "processes")
+    with pytest.raises(ValueError, match="are not needs"):
+        platform.check_needs(["thread"])
+    with platform.pretend(dataclasses.replace(platform.BROWSER, browser=False)):
+        assert platform.reason(("matplotlib",)) == ("draws plots with matplotlib, which is not "
+                                                    "installed here")
+        assert platform.reason(("threads", "processes")) == (
+            "starts threads and starts processes, which this Python cannot")
+
+
+NOTEBOOKS = ["00-", "01-", "02-", "04-", "05-", "06-"]
+"""Notebook 03's dashboard is a thread of its own; it is left to its own tests."""
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_a_notebook_runs_top_to_bottom_in_a_browser_kernel(
+        course: Path, browser_kernel: None, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], name: str) -> None:
+    """Every code cell, in order, in one namespace, as Run All in JupyterLite would: none
+    raises, and where a cell needs a process or PostgreSQL it says it runs only locally."""
+    monkeypatch.delenv(notebook.VERIFY_ENV, raising=False)
+    monkeypatch.chdir(course)
+    (path,) = (ROOT / "notebooks").glob(f"{name}*.ipynb")
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    cells = nbformat.read(path, as_version=4).cells  # type: ignore[no-untyped-call]
+    for index, cell in enumerate(cells):
+        if cell.cell_type == "code":
+            try:
+                exec(compile(cell.source, f"{path.name} cell {index}", "exec"), namespace)
+            except Exception as error:
+                pytest.fail(f"{path.name}, cell {index}: {type(error).__name__}: {error}")
+    printed = capsys.readouterr().out
+    if name in ("05-", "06-"):
+        assert "runs only in a local install" in printed
+    assert "Traceback" not in printed
+
+
+def test_a_drive_that_cannot_rename_gets_the_file_written_in_place(
+        browser_kernel: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """JupyterLite keeps files in the browser's storage, which may not rename a temporary file
+    over another: there the file is written in place, and no temporary file is left."""
+    def cannot(*args: Any) -> NoReturn:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "replace", cannot)
+    target = tmp_path / "step02.py"
+    target.write_text("old", encoding="utf-8")
+    files._write(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["step02.py"]
+    with platform.pretend(dataclasses.replace(platform.BROWSER, browser=False)), \
+            pytest.raises(OSError, match="not implemented"):
+        files._write(target, b"newer")  # elsewhere the write is all or nothing, or an error
+    assert target.read_bytes() == b"new"
