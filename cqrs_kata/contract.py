@@ -4,7 +4,9 @@ The contract of a step is what the docstrings of the code the learner writes say
 function a task builds, and the class around it. Each sentence belongs to one clause of the
 step (``STEP.rule`` or ``STEP.note`` in ``cqrs_kata/steps/stepNN.py``); a rule is backed by the
 checks that name it. ``cqrs-kata contract NN`` prints the table; a test fails when a sentence
-belongs to no clause, a clause quotes words no docstring has, or a rule has no check.
+belongs to no clause, a clause quotes words no docstring has, or a rule has no check. A check
+that needs what a browser kernel lacks (threads, processes) is marked, and so is a rule that
+only such checks back.
 """
 
 from __future__ import annotations
@@ -115,10 +117,14 @@ def contract_lines(step: Step) -> list[str]:
             lines.append(f"  · {clause.text}  [explains; nothing to check]")
             continue
         checks = step.checks_backing(clause)
-        lines.append(f"  ✓ {clause.text}")
-        lines.extend(f"      task {c.task}: {c.name}" for c in checks)
+        local = "" if any(not c.needs for c in checks) else "  [checked only in a local install]"
+        lines.append(f"  ✓ {clause.text}{local}")
+        lines.extend(f"      task {c.task}: {c.name}" + (
+            f"  (local install only: needs {', '.join(c.needs)})" if c.needs else "")
+            for c in checks)
     rules = [c for c in step.clauses if c.rule]
     backed = [c for c in rules if step.checks_backing(c)]
-    lines.append(f"{len(backed)} of {len(rules)} rules backed by checks; "
-                 f"{len(step.checks)} checks.")
+    everywhere = [c for c in backed if any(not k.needs for k in step.checks_backing(c))]
+    lines.append(f"{len(backed)} of {len(rules)} rules backed by checks, {len(everywhere)} of "
+                 f"them also in a browser kernel; {len(step.checks)} checks.")
     return lines

@@ -240,3 +240,14 @@ def test_a_drive_that_cannot_rename_gets_the_file_written_in_place(
             pytest.raises(OSError, match="not implemented"):
         files._write(target, b"newer")  # elsewhere the write is all or nothing, or an error
     assert target.read_bytes() == b"new"
+
+
+def test_the_contract_table_marks_what_a_browser_kernel_does_not_check() -> None:
+    from cqrs_kata.contract import contract_lines
+
+    lines = contract_lines(get_step("03"))
+    only_local = [line for line in lines if line.endswith("[checked only in a local install]")]
+    assert len(only_local) == 1 and "One lock guards the write log" in only_local[0]
+    assert "      task 1: record_waits_for_the_lock  (local install only: needs threads)" in lines
+    assert lines[-1] == ("21 of 21 rules backed by checks, 20 of them also in a browser kernel; "
+                         "24 checks.")
