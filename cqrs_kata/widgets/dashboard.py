@@ -16,20 +16,20 @@ Each tick writes and drains in plain calls that never yield, so a click, a cell 
 never interleave inside a service call. Where no event loop runs (a script, a plain test), a
 rate is kept but nothing runs it, and the dashboard says so; ``tick(seconds)`` steps it by hand.
 
-A tick that raises, that is interrupted (the kernel's Interrupt button reaches a tick, though
-an idle ipykernel otherwise ignores it), or that takes over ``SLOW_TICK_SECONDS`` sets both
-sliders to 0 and says why, so a broken or slow service cannot hold the kernel unnoticed. A
-tick that never returns holds the kernel until it is interrupted: nothing else can run.
+A tick that raises, that is interrupted (ipykernel ignores its Interrupt button while idle,
+so a tick lets it through), or that takes over ``SLOW_TICK_SECONDS`` sets both sliders to 0
+and says why, so a broken or slow service cannot hold the kernel unnoticed. A tick that never
+returns holds the kernel until it is interrupted: nothing else runs meanwhile.
 
 Life cycle: the task starts at the first non-zero rate set while an event loop runs. A
-dashboard stops for good (its task is cancelled, so no tick starts after that and the task
-ends at the loop's next turn; its sliders go to 0 and are disabled, and it says so) on
-``stop()`` or ``close()``, when a newer ``Dashboard`` is made for the same service object,
-when the notebook cell that made it runs again (JupyterLab tells the kernel which cell runs),
-when it is garbage collected, at interpreter exit (a kernel shutting down), and when its event
-loop cancels the task (``asyncio.run`` ending). The cell and service rules matter because
-ipywidgets keeps every widget alive until it is closed, and IPython keeps displayed results in
-``Out``: an old dashboard is never collected.
+dashboard stops for good (its task is cancelled, so no tick starts after that, and the task
+ends at the loop's next turn if the loop takes one; its sliders go to 0 and are disabled, and
+it says so) on ``stop()`` or ``close()``, when a newer ``Dashboard`` is made for the same
+service object, when the notebook cell that made it runs again (JupyterLab tells the kernel
+which cell runs), when it is garbage collected, at interpreter exit (a kernel shutting down),
+and when its event loop cancels the task (``asyncio.run`` ending). The cell and service rules
+matter because ipywidgets keeps every widget alive until it is closed, and IPython keeps
+displayed results in ``Out``: an old dashboard is never collected.
 
 The widget has a plain-text form (its ``repr``), so a saved notebook reads well without a
 browser and nbval compares something deterministic. Both forms show any ``str`` safely: what
@@ -533,7 +533,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
                 self._stop_rates(f"background stopped the sliders: interrupted in {self._calling}")
                 raise
             problem = f"interrupted in {self._calling}"
-        except Exception as error:  # the learner's service may raise anything
+        except (Exception, SystemExit) as error:  # anything; sys.exit() would end the kernel
             problem = f"{self._calling} raised {type(error).__name__}: {error}"
         finally:
             if allowed:
