@@ -322,8 +322,10 @@ def test_the_interrupt_button_reaches_a_looping_tick(dash: Dashboard, svc: Queue
     def looping_drain(max_events: int | None = None) -> int:
         entered.append(signal.getsignal(signal.SIGINT))
         signal.raise_signal(signal.SIGINT)  # the learner presses Interrupt while it loops
-        while True:
+        deadline = time.monotonic() + 5  # (loops for ever, but a failing test should end)
+        while time.monotonic() < deadline:
             time.sleep(0.01)
+        return 0
 
     svc.drain = looping_drain  # type: ignore[method-assign]
     record(dash, "acme", "ok")
@@ -447,82 +449,111 @@ class _ThisPython(KernelSpecManager):
                           **ipykernel.kernelspec.get_kernel_dict())
 
 
-def test_in_a_real_kernel_the_task_runs_while_idle_and_a_cell_run_again_ends_it() -> None:
-    """As JupyterLab does it: execute requests carry the cell's id, a slider moved on the page
-    is a comm message, and Out[n] keeps old boards."""
-    manager = KernelManager(kernel_name="this-python", kernel_spec_manager=_ThisPython())
-    manager.start_kernel(cwd=str(Path(__file__).resolve().parent.parent))
-    client = manager.client()
-    client.start_channels()
+class Kernel:
+    """A real ipykernel, spoken to as JupyterLab does: execute requests carry the cell's id, and
+    a slider moved on the page arrives as a comm message."""
 
-    def reply_to(request: dict[str, Any]) -> dict[str, Any]:
-        client.shell_channel.send(request)
-        while True:
-            reply: dict[str, Any] = client.get_shell_msg(timeout=60)
-            if reply["parent_header"].get("msg_id") == request["header"]["msg_id"]:
-                return reply
+    def __init__(self) -> None:
+        self.manager = KernelManager(kernel_name="this-python", kernel_spec_manager=_ThisPython())
+        self.manager.start_kernel(cwd=str(Path(__file__).resolve().parent.parent))
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
 
-    def execute(code: str, cell_id: str | None = None,
+    def execute(self, code: str, cell_id: str | None = None, timeout: float = 60,
                 **expressions: str) -> dict[str, Any]:
         content = {"code": code, "silent": False, "store_history": True, "allow_stdin": False,
                    "user_expressions": expressions, "stop_on_error": True}
-        reply = reply_to(client.session.msg(
-            "execute_request", content, metadata={} if cell_id is None else {"cellId": cell_id}))
+        request = self.client.session.msg(
+            "execute_request", content, metadata={} if cell_id is None else {"cellId": cell_id})
+        self.client.shell_channel.send(request)
+        while True:
+            reply: dict[str, Any] = self.client.get_shell_msg(timeout=timeout)
+            if reply["parent_header"].get("msg_id") == request["header"]["msg_id"]:
+                break
         assert reply["content"]["status"] == "ok", reply["content"]
         result: dict[str, Any] = reply["content"]
         return result
 
-    def shown(result: dict[str, Any], name: str) -> Any:
-        expression = result["user_expressions"][name]
-        assert expression["status"] == "ok", expression
-        return ast.literal_eval(expression["data"]["text/plain"])  # a repr
+    def look(self, timeout: float = 60, **expressions: str) -> dict[str, Any]:
+        """The values of Python expressions (each must have a literal repr)."""
+        found = self.execute("", timeout=timeout, **expressions)["user_expressions"]
+        for name in expressions:
+            assert found[name]["status"] == "ok", found[name]
+        return {name: ast.literal_eval(found[name]["data"]["text/plain"]) for name in expressions}
 
-    def look(**expressions: str) -> dict[str, Any]:
-        result = execute("", **expressions)
-        return {name: shown(result, name) for name in expressions}
+    def move(self, model_id: str, value: int) -> None:
+        """What the page sends when a learner moves a slider (no reply comes to it)."""
+        self.client.shell_channel.send(self.client.session.msg("comm_msg", {
+            "comm_id": model_id,
+            "data": {"method": "update", "state": {"value": value}, "buffer_paths": []}}))
 
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+@pytest.fixture
+def kernel() -> Iterator[Kernel]:
+    started = Kernel()
     try:
-        client.wait_for_ready(timeout=60)
-        execute("import threading\n"
-                "from cqrs_kata.widgets import Dashboard\n"
-                "from solutions.step03 import MemoryRead, MemoryWrite, QueuedRunService, Run\n"
-                "threads = threading.active_count()")
-        cell = ("board = Dashboard(QueuedRunService(MemoryWrite(), MemoryRead()))\n"
-                "board.writer_rate.value = 20\n"
-                "board")
-        first = execute(cell, "dashboard-cell")["execution_count"]
-        execute(cell, "dashboard-cell")
-        seen = look(old=f"Out[{first}].text().splitlines()[1]", old_running=f"Out[{first}].running",
-                    running="board.running", written="len(board.service.write.all())",
-                    model="board.projector_rate.model_id")
-        assert seen["old"] == f"background: stopped (the cell that made it ran again); {HINT}"
-        assert (seen["old_running"], seen["running"]) == (False, True)
-
-        time.sleep(1.0)  # the kernel is idle: only the task can write now
-        later = look(written="len(board.service.write.all())", applied="board.service.applied")
-        assert later["written"] >= seen["written"] + 10, (seen, later)
-        assert later["applied"] == 0
-
-        # The learner drags the projector slider: the page sends the new value as a comm message.
-        client.shell_channel.send(client.session.msg("comm_msg", {  # no reply comes to it
-            "comm_id": seen["model"],
-            "data": {"method": "update", "state": {"value": 200}, "buffer_paths": []}}))
-        deadline = time.monotonic() + 20
-        while True:
-            time.sleep(0.2)
-            end = look(applied="board.service.applied", rate="board.projector_rate.value",
-                       tasks="sum(not t.done() and t.get_name() == 'cqrs-dashboard-projector' "
-                             "for t in __import__('asyncio').all_tasks(board.task.get_loop()))",
-                       threads="threading.active_count() - threads")
-            if end["applied"] >= later["written"] or time.monotonic() > deadline:
-                break
-        assert end["rate"] == 200
-        assert end["applied"] >= later["written"], (later, end)
-        assert end["tasks"] == 1  # the old board's task has ended
-        assert end["threads"] == 0  # the dashboard started no thread
+        started.execute("import threading\n"
+                        "from cqrs_kata.widgets import Dashboard\n"
+                        "from solutions.step03 import MemoryRead, MemoryWrite, QueuedRunService\n"
+                        "threads = threading.active_count()")
+        yield started
     finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
+        started.close()
+
+
+def test_in_a_real_kernel_the_task_runs_while_idle_and_a_cell_run_again_ends_it(
+        kernel: Kernel) -> None:
+    cell = ("board = Dashboard(QueuedRunService(MemoryWrite(), MemoryRead()))\n"
+            "board.writer_rate.value = 20\n"
+            "board")
+    first = kernel.execute(cell, "dashboard-cell")["execution_count"]  # Out[first] keeps it
+    kernel.execute(cell, "dashboard-cell")
+    seen = kernel.look(old=f"Out[{first}].text().splitlines()[1]",
+                       old_running=f"Out[{first}].running", running="board.running",
+                       written="len(board.service.write.all())",
+                       model="board.projector_rate.model_id")
+    assert seen["old"] == f"background: stopped (the cell that made it ran again); {HINT}"
+    assert (seen["old_running"], seen["running"]) == (False, True)
+
+    time.sleep(1.0)  # the kernel is idle: only the task can write now
+    later = kernel.look(written="len(board.service.write.all())", applied="board.service.applied")
+    assert later["written"] >= seen["written"] + 10, (seen, later)
+    assert later["applied"] == 0
+
+    kernel.move(seen["model"], 200)  # the learner drags the projector slider on the page
+    deadline = time.monotonic() + 20
+    while True:
+        time.sleep(0.2)
+        end = kernel.look(applied="board.service.applied", rate="board.projector_rate.value",
+                          tasks="sum(not t.done() and t.get_name() == 'cqrs-dashboard-projector'"
+                                " for t in __import__('asyncio').all_tasks(board.task.get_loop()))",
+                          threads="threading.active_count() - threads")
+        if end["applied"] >= later["written"] or time.monotonic() > deadline:
+            break
+    assert end["rate"] == 200
+    assert end["applied"] >= later["written"], (later, end)
+    assert end["tasks"] == 1  # the old board's task has ended
+    assert end["threads"] == 0  # the dashboard started no thread
+
+
+def test_in_a_real_kernel_the_interrupt_button_stops_a_looping_drain(kernel: Kernel) -> None:
+    kernel.execute("class Looping(QueuedRunService):\n"
+                   "    def drain(self, max_events=None):\n"
+                   "        while self.queue:  # never takes the event off the queue\n"
+                   "            event = self.queue[0]\n"
+                   "board = Dashboard(Looping(MemoryWrite(), MemoryRead()))\n"
+                   "board.writer_rate.value = board.projector_rate.value = 20")
+    time.sleep(1.0)  # the first tick that drains never returns: the kernel is stuck in it
+    kernel.manager.interrupt_kernel()  # the Interrupt button
+    seen = kernel.look(timeout=20, message="board.text().splitlines()[-1]",
+                       rates="(board.writer_rate.value, board.projector_rate.value)")
+    assert seen["message"].startswith("background stopped the sliders: interrupted in drain(")
+    assert seen["rates"] == (0, 0)
 
 
 def test_a_stopped_dashboard_refuses_rates_and_says_it_is_stopped(dash: Dashboard,
