@@ -93,7 +93,7 @@ def test_dashboard_buttons_change_counts_and_lag(browser: BrowserContext, lab: L
         expect(acme_ok.locator(".cqrs-view")).to_have_text("4")
         expect(status.locator("tr.cqrs-stale")).to_have_count(0)
 
-        # The background thread, driven from the page: a writer makes the lag grow with no
+        # The background task, driven from the page: a writer makes the lag grow with no
         # click at all, then a projector alone brings it back to zero.
         _set_slider(board.locator(".cqrs-writer-rate"), 100)
         _wait_until(lambda: int(lag.inner_text()) >= 10, "the lag to grow past 10")

@@ -6,15 +6,30 @@ drain; two sliders run a background writer and a background projector at a chose
 lag grows when writes outpace the projector and shrinks when they do not.
 
 Every change goes through the service's own methods, and every snapshot is read under the
-service's lock, so clicking while the background thread works never corrupts a count.
+service's lock, so a step 03 service built on ``threading.Lock`` or ``Condition`` works as is.
 
-Life cycle: the background thread is a daemon, started by the first non-zero rate. A dashboard
-stops for good (its thread ends and is waited for, its sliders go to 0 and are disabled, and
+No thread: the background work is one asyncio task on the event loop the dashboard runs in
+(ipykernel's loop in JupyterLab; the browser's loop in JupyterLite, where threads cannot
+start). It runs while the kernel is idle, between cells or while a cell awaits; a cell that
+computes, sleeps or blocks (``wait_for`` on this service, say) pauses it until the cell ends.
+Each tick writes and drains in plain calls that never yield, so a click, a cell and a tick
+never interleave inside a service call. Where no event loop runs (a script, a plain test), a
+rate is kept but nothing runs it, and the dashboard says so; ``tick(seconds)`` steps it by hand.
+
+A tick that raises, that is interrupted (ipykernel ignores its Interrupt button while idle,
+so a tick lets it through), or that takes over ``SLOW_TICK_SECONDS`` sets both sliders to 0
+and says why, so a broken or slow service cannot hold the kernel unnoticed. A tick that never
+returns holds the kernel until it is interrupted: nothing else runs meanwhile.
+
+Life cycle: the task starts at the first non-zero rate set while an event loop runs. A
+dashboard stops for good (its task is cancelled, so no tick starts after that, and the task
+ends at the loop's next turn if the loop takes one; its sliders go to 0 and are disabled, and
 it says so) on ``stop()`` or ``close()``, when a newer ``Dashboard`` is made for the same
 service object, when the notebook cell that made it runs again (JupyterLab tells the kernel
-which cell runs), when it is garbage collected, and at interpreter exit (a kernel shutting
-down). The cell and service rules matter because ipywidgets keeps every widget alive until it
-is closed, and IPython keeps displayed results in ``Out``: an old dashboard is never collected.
+which cell runs), when it is garbage collected, at interpreter exit (a kernel shutting down),
+and when its event loop cancels the task (``asyncio.run`` ending). The cell and service rules
+matter because ipywidgets keeps every widget alive until it is closed, and IPython keeps
+displayed results in ``Out``: an old dashboard is never collected.
 
 The widget has a plain-text form (its ``repr``), so a saved notebook reads well without a
 browser and nbval compares something deterministic. Both forms show any ``str`` safely: what
@@ -23,13 +38,15 @@ UTF-8 cannot encode (a lone surrogate such as ``"\\ud800"``) is shown as a backs
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import html
 import random
+import signal
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -43,10 +60,14 @@ STATUSES = ("ok", "fail")
 MAX_RATE = 200
 """Highest rate, in events (or runs) per second, the sliders offer."""
 TICK_SECONDS = 0.05
-"""How often the background thread wakes up to write, drain and refresh the display."""
+"""How often the background task wakes up to write, drain and refresh the display."""
+MAX_TICK_SECONDS = 1.0
+"""The most time one tick makes up for: after a long cell the writer does not write in a burst."""
+SLOW_TICK_SECONDS = 1.0
+"""A tick whose service calls take longer than this sets the sliders to 0."""
 RESTART_HINT = "create a new Dashboard(service) to run it again"
-STOP_TIMEOUT = 2.0
-"""How long a stop waits, at most, for the background thread to finish its current step."""
+NO_LOOP = ("; no event loop runs here, so nothing runs it in the background: "
+           "call tick(seconds) to step it by hand")
 
 
 class _Run(Protocol):
@@ -206,97 +227,128 @@ def as_html(snap: Snapshot, message: str = "", stopped: str | None = None) -> st
 
 
 class _Pump:
-    """One dashboard's background thread and its stop signal.
+    """One dashboard's background task and its stop flag.
 
-    It holds no reference to the dashboard (the thread gets a weak one), so the finalizer and
-    the exit hook can stop it without keeping the dashboard alive.
+    It holds no reference to the dashboard (the task gets a weak one), so the finalizer and the
+    exit hook can stop it without keeping the dashboard alive. Those two may run in any thread
+    (the garbage collector runs where it is triggered, in ipykernel's own threads too), so the
+    task is cancelled through its loop when they are not on the loop's thread.
     """
 
     def __init__(self) -> None:
-        self.stop = threading.Event()
+        self.stopped = False
         self.reason = ""
-        self.thread: threading.Thread | None = None
-        self.show_stopped_on_exit = False
-        self._lock = threading.Lock()
+        self.task: asyncio.Task[None] | None = None
 
-    def start(self, dashboard: Dashboard) -> None:
-        """Start the thread, unless it has started already or the pump is stopped."""
-        with self._lock:
-            if self.thread is not None or self.stop.is_set():
-                return
-            self.thread = threading.Thread(target=_pump, args=(weakref.ref(dashboard), self),
-                                           name="cqrs-dashboard-projector", daemon=True)
-            with _PUMPS_LOCK:
-                _PUMPS.add(self)
-            self.thread.start()
+    def start(self, dashboard: Dashboard) -> bool:
+        """Start the task on the running loop, unless it runs already; False if no loop runs.
 
-    def signal(self, reason: str) -> None:
-        """Tell the thread to stop (the first reason given is kept), without waiting."""
-        with self._lock:
-            if not self.stop.is_set():
-                self.reason = reason
-                self.stop.set()
+        A stopped pump never starts again (True: there is nothing to run).
+        """
+        if self.stopped or self.task is not None:
+            return True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        self.task = loop.create_task(_pump(weakref.ref(dashboard), self),
+                                     name="cqrs-dashboard-projector")
+        with _PUMPS_LOCK:
+            _PUMPS.add(self)
+        return True
+
+    def halt(self, reason: str) -> None:
+        """Stop for good (the first reason given is kept): no tick starts after this.
+
+        Called on the task's loop, it cancels the task there and then, and the task ends at
+        the loop's next turn; from another thread it asks the loop to cancel it. A loop that
+        is closed runs nothing any more, so its task needs no cancelling.
+        """
+        if not self.stopped:
+            self.stopped, self.reason = True, reason
         with _PUMPS_LOCK:
             _PUMPS.discard(self)
-
-    def halt(self, reason: str, timeout: float = STOP_TIMEOUT) -> bool:
-        """Stop the thread and wait for it; True once it has ended.
-
-        Called from the thread itself it cannot wait: it returns False and the thread ends as
-        soon as its current step returns.
-        """
-        self.signal(reason)
-        thread = self.thread
-        if thread is None:
-            return True
-        if thread is not threading.current_thread():
-            thread.join(max(0.0, timeout))
-        return not thread.is_alive()
+        task = self.task
+        if task is None or task.done():
+            return
+        loop = task.get_loop()
+        try:
+            if _running_loop() is loop:
+                task.cancel()
+            else:
+                loop.call_soon_threadsafe(task.cancel)
+        except RuntimeError:  # the loop is closed
+            pass
 
     @property
     def alive(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        """Whether the task will tick again."""
+        return not self.stopped and self.task is not None and not self.task.done()
 
-    @property
-    def in_own_thread(self) -> bool:
-        return self.thread is threading.current_thread()
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 _PUMPS: set[_Pump] = set()
-"""The pumps whose thread may still run: what the exit hook stops."""
+"""The pumps whose task may still run: what the exit hook stops."""
 _PUMPS_LOCK = threading.Lock()
+LOOP_ENDED = "its event loop cancelled the background task"
+EXITING = "the interpreter is exiting"
 
 
 @atexit.register
-def _stop_all(timeout: float = STOP_TIMEOUT) -> None:
-    """Stop every background thread and wait (``timeout`` in all): what runs at exit."""
+def _stop_all() -> None:
+    """Stop every background task: what runs at exit (by then the kernel's loop has stopped)."""
     with _PUMPS_LOCK:
         pumps = list(_PUMPS)
-    for pump in pumps:  # signal all first, so they wind down together
-        pump.signal("the interpreter is exiting")
-    deadline = time.monotonic() + timeout
     for pump in pumps:
-        pump.halt("the interpreter is exiting", deadline - time.monotonic())
+        pump.halt(EXITING)
 
 
-def _pump(ref: weakref.ReferenceType[Dashboard], pump: _Pump) -> None:
-    """The background thread: holds the dashboard only weakly, so it can be collected."""
+async def _pump(ref: weakref.ReferenceType[Dashboard], pump: _Pump) -> None:
+    """The background task: holds the dashboard only weakly, so it can be collected."""
     last = time.monotonic()
-    while not pump.stop.wait(TICK_SECONDS):
-        now = time.monotonic()
+    try:
+        while not pump.stopped:
+            await asyncio.sleep(TICK_SECONDS)
+            dashboard = ref()
+            if dashboard is None or pump.stopped:
+                return
+            now = time.monotonic()
+            dashboard.tick(min(now - last, MAX_TICK_SECONDS))
+            del dashboard
+            last = now
+    except asyncio.CancelledError:
         dashboard = ref()
-        if dashboard is None:
-            return
-        dashboard._tick(now - last)
-        del dashboard
-        last = now
-    if pump.show_stopped_on_exit:  # stopped from this thread, which could not show it then
-        dashboard = ref()
-        if dashboard is not None:
-            try:
-                dashboard.refresh()  # out of any service call now, so the lock is free
-            except Exception:  # the service's failure is not the display's
-                dashboard._show_stopped()
+        if not pump.stopped and dashboard is not None:  # not ours: the loop is going away
+            dashboard._halt(LOOP_ENDED)
+        raise
+
+
+def _allow_interrupts() -> bool:
+    """Let an interrupt (SIGINT) raise KeyboardInterrupt where the kernel ignores it; True if so.
+
+    ipykernel ignores SIGINT while idle and turns it into KeyboardInterrupt only while it runs
+    a request, but a tick runs while the kernel is idle: without this, the Interrupt button
+    could not stop a learner's drain that loops. Elsewhere (not the main thread, a browser's
+    Python without signals, a handler already set) it changes nothing and returns False.
+    """
+    try:
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            return True
+    except (AttributeError, OSError, ValueError):
+        pass
+    return False
+
+
+def _ignore_interrupts() -> None:
+    """Undo ``_allow_interrupts``; an interrupt still pending is dropped with it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @dataclass(frozen=True)
@@ -367,7 +419,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
     A new dashboard for the same service, or a new run of the notebook cell that made this
     one, stops this one for good, as do ``stop()`` and ``close()``. A stopped dashboard says
     so; its sliders stay at 0 and are disabled, while its buttons keep working, since they act
-    on the service directly and need no background thread.
+    on the service directly and need no background task.
     """
 
     def __init__(self, service: ProjectedService, *, seed: int = 3) -> None:
@@ -375,11 +427,13 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         self._random = random.Random(seed)
         self._credit = {"write": 0.0, "drain": 0.0}
         self._message = ""
-        self._render_lock = threading.Lock()
         self._pump = _Pump()
         self._last: Snapshot | None = None
         self._closed = False
         self._since_render = 0.0
+        self._in_service = False
+        self._calling = ""
+        """The service call a tick is in, or was in last: what its messages name."""
         self._cell = _current_cell()
 
         self.tenant = widgets.Dropdown(options=TENANTS, value=TENANTS[0], description="tenant")
@@ -400,7 +454,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         ])
         self.add_class("cqrs-dashboard")
         # Never fires while ipywidgets holds the widget (until close()); kept for when it does.
-        # Not at exit: _stop_all stops every thread then, all at once.
+        # Not at exit: _stop_all stops every task then.
         self._finalizer = weakref.finalize(self, self._pump.halt, "garbage collected")
         self._finalizer.atexit = False
         self.refresh()
@@ -408,7 +462,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
 
     # Building blocks ---------------------------------------------------------------------
 
-    def _button(self, label: str, cls: str, action: Any) -> widgets.Button:
+    def _button(self, label: str, cls: str, action: Callable[[], str]) -> widgets.Button:
         button = widgets.Button(description=label, tooltip=label)
         button.add_class(cls)
         button.on_click(lambda _: self._guarded(action))
@@ -422,13 +476,16 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         slider.observe(self._on_rate, names="value")
         return slider
 
-    def _guarded(self, action: Any) -> None:
+    def _guarded(self, action: Callable[[], str]) -> None:
         """Run a button's action; show what went wrong instead of losing it in a log."""
+        self._in_service = True
         try:
-            self._message = action() or ""
+            self._message = action()
         except Exception as error:  # the learner's service may raise anything
             self._message = f"{type(error).__name__}: {error}"
-        self.refresh()
+        finally:
+            self._in_service = False
+        self._redraw()
 
     # Actions -----------------------------------------------------------------------------
 
@@ -451,34 +508,62 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
             if change["new"]:  # nothing would run at that rate: refuse it, and say why
                 self._message = f"{change['owner'].description} stays 0: this dashboard is stopped"
                 change["owner"].value = 0  # comes back here with 0, which is left alone
-                self.refresh()
+                self._redraw()
             return
         self._message = f"{change['owner'].description} set to {change['new']}"
-        if change["new"]:
-            self._pump.start(self)
-        self.refresh()
+        if change["new"] and not self._pump.start(self):
+            self._message += NO_LOOP
+        self._redraw()
 
-    def _tick(self, seconds: float) -> None:
-        """One step of the background thread: write and drain what the rates allow."""
-        changed = False
+    def tick(self, seconds: float = TICK_SECONDS) -> None:
+        """One step of the background work: write and drain what the rates allow in ``seconds``.
+
+        The background task calls it every ``TICK_SECONDS``; call it yourself where no event
+        loop runs. If the service raises, is interrupted, or takes longer than
+        ``SLOW_TICK_SECONDS``, both sliders go to 0 and the dashboard says why.
+        """
+        started = time.monotonic()
+        changed, problem = False, ""
+        self._in_service = True
+        allowed = _allow_interrupts()
         try:
-            writes = self._take("write", int(self.writer_rate.value) * seconds)
-            for _ in range(writes):
-                if self.stopped:
-                    break
-                self.service.record(self._random.choice(TENANTS), self._random.choice(STATUSES))
-            drains = 0 if self.stopped else self._take(
-                "drain", int(self.projector_rate.value) * seconds)
-            if drains:
-                self.service.drain(drains)
-            changed = bool(writes or drains)
-        except Exception as error:
-            self.writer_rate.value = self.projector_rate.value = 0
-            self._message = f"background thread stopped sliders: {type(error).__name__}: {error}"
-            changed = True
+            changed = self._work(seconds)
+        except KeyboardInterrupt:
+            if not allowed:  # someone else's Ctrl-C (a script, a cell awaiting): theirs to handle
+                self._stop_rates(f"background stopped the sliders: interrupted in {self._calling}")
+                raise
+            problem = f"interrupted in {self._calling}"
+        except (Exception, SystemExit) as error:  # anything; sys.exit() would end the kernel
+            problem = f"{self._calling} raised {type(error).__name__}: {error}"
+        finally:
+            if allowed:
+                _ignore_interrupts()
+            self._in_service = False
+        took = time.monotonic() - started
+        if not problem and took > SLOW_TICK_SECONDS:
+            problem = (f"one step took {took:.1f} s (more than {SLOW_TICK_SECONDS:g} s), "
+                       "which holds up the kernel")
+        if problem:
+            self._stop_rates(f"background stopped the sliders: {problem}")
         self._since_render += seconds
-        if changed or self._since_render >= 0.25:  # ages grow even when nothing happens
-            self.refresh()
+        if changed or problem or self.stopped or self._since_render >= 0.25:
+            self._redraw()  # ages grow even when nothing happens
+
+    def _work(self, seconds: float) -> bool:
+        """The service calls of one tick; whether anything changed."""
+        writes = self._take("write", int(self.writer_rate.value) * seconds)
+        for _ in range(writes):
+            if self.stopped:
+                break
+            tenant, status = self._random.choice(TENANTS), self._random.choice(STATUSES)
+            self._calling = f"record({tenant!r}, {status!r})"
+            self.service.record(tenant, status)
+        drains = 0 if self.stopped else self._take(
+            "drain", int(self.projector_rate.value) * seconds)
+        if drains:
+            self._calling = f"drain({drains})"
+            self.service.drain(drains)
+        return bool(writes or drains)
 
     def _take(self, kind: str, amount: float) -> int:
         """Whole events due now; the fraction carries over, so low rates still progress."""
@@ -487,29 +572,49 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         self._credit[kind] -= whole
         return whole
 
+    def _stop_rates(self, message: str) -> None:
+        """Both sliders to 0 (the task keeps refreshing the display), and say why."""
+        self.writer_rate.value = self.projector_rate.value = 0
+        self._message = message  # after the sliders, whose change sets a message of its own
+
     # Display and life cycle --------------------------------------------------------------
 
     @property
     def running(self) -> bool:
-        """Whether the background thread is alive."""
+        """Whether the background task will tick again."""
         return self._pump.alive
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The background task (None until a rate is set while a loop runs); await it if needed.
+
+        Once the dashboard stops it is cancelled, and ends at its loop's next turn.
+        """
+        return self._pump.task
 
     @property
     def stopped(self) -> bool:
         """Whether this dashboard has stopped for good (see the class docstring)."""
-        return self._pump.stop.is_set()
+        return self._pump.stopped
 
     def _stopped_reason(self) -> str | None:
         return self._pump.reason if self.stopped else None
 
     def refresh(self) -> Snapshot:
         """Read a fresh snapshot and show it; returns it (handy in tests)."""
-        with self._render_lock:
-            snap = snapshot(self.service)
-            self._last = snap
-            self.status_view.value = as_html(snap, self._message, self._stopped_reason())
-            self._since_render = 0.0
-            return snap
+        snap = snapshot(self.service)
+        self._last = snap
+        self.status_view.value = as_html(snap, self._message, self._stopped_reason())
+        self._since_render = 0.0
+        return snap
+
+    def _redraw(self) -> None:
+        """Refresh; if the service cannot be read, show the last snapshot and say why."""
+        try:
+            self.refresh()
+        except Exception as error:  # the learner's lag() may raise anything
+            self._message = f"cannot read the service: {type(error).__name__}: {error}"
+            self._show_last()
 
     def text(self) -> str:
         return as_text(snapshot(self.service), int(self.projector_rate.value),
@@ -523,15 +628,15 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         bundle["text/plain"] = self.text()  # whole, where ipywidgets would cut at 110 chars
         return bundle
 
-    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Stop for good: end the background thread and wait for it (at most ``timeout`` s).
+    def stop(self) -> None:
+        """Stop for good: cancel the background task, so that no tick starts after this.
 
         The sliders go to 0 and are disabled, and the display says the dashboard is stopped;
-        the buttons still act on the service. Called from the background thread itself (say,
-        from inside the service), it does not wait: the thread ends after its current step.
+        the buttons still act on the service. Called from inside a tick (say, from inside the
+        service), the rest of that tick writes and drains nothing more.
         To run the background again, create a new ``Dashboard(service)``.
         """
-        self._halt("stop() was called", timeout)
+        self._halt("stop() was called")
 
     def close(self) -> None:
         if self._closed:
@@ -542,9 +647,9 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
             child.close()
         super().close()
 
-    def _halt(self, reason: str, timeout: float = STOP_TIMEOUT, *, show: bool = True) -> None:
-        """Every way of stopping ends here: the thread, the registry, the sliders, the display."""
-        ended = self._pump.halt(reason, timeout)
+    def _halt(self, reason: str, *, show: bool = True) -> None:
+        """Every way of stopping ends here: the task, the registry, the sliders, the display."""
+        self._pump.halt(reason)
         with _LIVE_LOCK:
             _LIVE.discard(self)
         for slider in (self.writer_rate, self.projector_rate):
@@ -552,17 +657,15 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
             slider.value = 0  # _on_rate leaves a 0 alone once stopped
         if not show:
             return
-        if self._pump.in_own_thread:
-            # Perhaps inside a service call that holds the service's lock, which refresh()
-            # would wait for: the thread shows it on its way out instead.
-            self._pump.show_stopped_on_exit = True
-        elif ended:
-            self.refresh()
+        if self._in_service:
+            # Inside a service call, which may hold the service's lock that refresh() would
+            # wait for: show the last snapshot now; the tick or button refreshes after the call.
+            self._show_last()
         else:
-            self._show_stopped()
+            self._redraw()
 
-    def _show_stopped(self) -> None:
-        """Show the stopped state without reading the service (its lock may be held)."""
+    def _show_last(self) -> None:
+        """Show the last snapshot, without reading the service (its lock may be held)."""
         if self._last is not None:
             self.status_view.value = as_html(self._last, self._message, self._stopped_reason())
 
