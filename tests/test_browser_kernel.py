@@ -196,8 +196,7 @@ def test_needs_are_words_of_the_vocabulary() -> None:
             "starts threads and starts processes, which this Python cannot")
 
 
-NOTEBOOKS = ["00-", "01-", "02-", "04-", "05-", "06-"]
-"""Notebook 03's dashboard is a thread of its own; it is left to its own tests."""
+NOTEBOOKS = ["00-", "01-", "02-", "03-", "04-", "05-", "06-"]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
