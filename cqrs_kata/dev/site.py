@@ -35,6 +35,7 @@ clone builds from nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import hashlib
 import http.server
@@ -45,14 +46,20 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from email.parser import Parser
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: builds there are not guarded against each other
+    fcntl = None  # type: ignore[assignment]
 
 from packaging.markers import Marker
 from packaging.requirements import Requirement
@@ -145,9 +152,7 @@ def pyodide_core(cache: Path) -> Path:
     if not tarball.is_file():  # npm checks the tarball against the registry's integrity hash
         _run([npm, "pack", f"pyodide@{PYODIDE_VERSION}", "--pack-destination", str(packs)],
              f"npm pack pyodide@{PYODIDE_VERSION}")
-    partial = cache / f"pyodide-{PYODIDE_VERSION}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
+    partial = Path(tempfile.mkdtemp(prefix=f"pyodide-{PYODIDE_VERSION}-", dir=cache))
     with tarfile.open(tarball) as archive:
         for member in archive.getmembers():
             name = Path(member.name).name
@@ -172,15 +177,24 @@ class Wheel:
     """Canonical (``prompt-toolkit``)."""
     version: str
     path: Path
+    sha256: str
     depends: tuple[str, ...]
     imports: tuple[str, ...]
 
 
-def _cached_wheels(folder: Path) -> dict[tuple[str, str], Path]:
-    found: dict[tuple[str, str], Path] = {}
+def _cached_wheels(folder: Path) -> dict[tuple[str, str], tuple[Path, str]]:
+    """The cached wheels by (name, version), with their sha256. One that is not byte for byte
+    what pip fetched (and verified) is removed, so it is fetched again."""
+    sums = _recorded_sums(folder)
+    found: dict[tuple[str, str], tuple[Path, str]] = {}
     for path in folder.glob("*.whl"):
+        digest = _sha256(path)
+        if sums.get(path.name) != digest:
+            print(f"site: {path.name} in the cache is not what pip fetched; fetching it again")
+            path.unlink()
+            continue
         name, version, _, _ = parse_wheel_filename(path.name)
-        found[(str(name), str(version))] = path
+        found[(str(name), str(version))] = (path, digest)
     return found
 
 
@@ -229,8 +243,8 @@ def _fetch(wanted: dict[str, str], folder: Path) -> None:
     if not wanted:
         return
     print(f"site: fetching {len(wanted)} wheels: {', '.join(sorted(wanted))}", flush=True)
-    downloads = folder / "downloads"
-    shutil.rmtree(downloads, ignore_errors=True)
+    downloads = Path(tempfile.mkdtemp(prefix="downloads-", dir=folder))
+    built = Path(tempfile.mkdtemp(prefix="built-", dir=folder))
     _run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
           "--python-version", BROWSER_MARKERS["python_version"], "--platform", "any",
           "--implementation", "py", "--abi", "none", "--disable-pip-version-check",
@@ -238,13 +252,29 @@ def _fetch(wanted: dict[str, str], folder: Path) -> None:
           *(f"{name}=={version}" for name, version in sorted(wanted.items()))],
          "downloading the browser's wheels")
     for path in sorted(downloads.iterdir()):
-        if path.suffix == ".whl":
-            path.rename(folder / path.name)
-        else:
+        if path.suffix != ".whl":
             _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                  "--disable-pip-version-check", "--wheel-dir", str(folder), str(path)],
+                  "--disable-pip-version-check", "--wheel-dir", str(built), str(path)],
                  f"building a wheel of {path.name}")
+    sums = _recorded_sums(folder)
+    for path in [*downloads.glob("*.whl"), *built.glob("*.whl")]:
+        sums[path.name] = _sha256(path)
+        path.replace(folder / path.name)
+    (folder / SUMS).write_text(json.dumps(sums, indent=1, sort_keys=True), encoding="utf-8")
     shutil.rmtree(downloads)
+    shutil.rmtree(built)
+
+
+SUMS = "SHA256SUMS.json"
+"""Each cached wheel's sha256 as it was when pip fetched (and verified) it."""
+
+
+def _recorded_sums(folder: Path) -> dict[str, str]:
+    try:
+        recorded = json.loads((folder / SUMS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in recorded.items()} if isinstance(recorded, dict) else {}
 
 
 def browser_wheels(lock: dict[str, Any], cache: Path) -> list[Wheel]:
@@ -267,13 +297,12 @@ def browser_wheels(lock: dict[str, Any], cache: Path) -> list[Wheel]:
             if (name, version) not in cached:
                 raise SiteError(f"pip made no wheel of {name}=={version} in {folder}")
             depends = (packages[name]["depends"] if name in packages
-                       else _browser_requirements(cached[(name, version)]))
+                       else _browser_requirements(cached[(name, version)][0]))
             pending += [str(canonicalize_name(d)) for d in depends
                         if str(canonicalize_name(d)) not in chosen]
-    cached = _cached_wheels(folder)
     wheels = []
     for name, version in sorted(chosen.items()):
-        path = cached[(name, version)]
+        path, digest = cached[(name, version)]
         if not path.name.endswith("-none-any.whl"):
             raise SiteError(f"{path.name} is not pure Python, so Pyodide cannot load it; "
                             "leave it out of the browser's packages")
@@ -283,7 +312,7 @@ def browser_wheels(lock: dict[str, Any], cache: Path) -> list[Wheel]:
             imports = tuple(entry["imports"])
         else:
             depends, imports = tuple(_browser_requirements(path)), _top_level_imports(path)
-        wheels.append(Wheel(name, version, path, depends, imports))
+        wheels.append(Wheel(name, version, path, digest, depends, imports))
     return wheels
 
 
@@ -297,7 +326,7 @@ def project_wheel(folder: Path) -> Wheel:
          f"building the {PROJECT} wheel")
     (path,) = folder.glob("*.whl")
     _, version, _, _ = parse_wheel_filename(path.name)
-    return Wheel(PROJECT, str(version), path,
+    return Wheel(PROJECT, str(version), path, _sha256(path),
                  tuple(str(canonicalize_name(n)) for n in BROWSER_NEEDS),
                  _top_level_imports(path))
 
@@ -308,7 +337,7 @@ def rewrite_lock(lock: dict[str, Any], wheels: Iterable[Wheel]) -> dict[str, Any
     for wheel in wheels:
         packages[wheel.name] = {
             "name": wheel.name, "version": wheel.version, "file_name": wheel.path.name,
-            "install_dir": "site", "sha256": _sha256(wheel.path), "package_type": "package",
+            "install_dir": "site", "sha256": wheel.sha256, "package_type": "package",
             "imports": list(wheel.imports), "depends": list(wheel.depends),
             "unvendored_tests": False, "shared_library": False,
         }
@@ -328,10 +357,11 @@ def build_venv(cache: Path) -> Path:
                             for name in ("jupyterlab_widgets", "jupyter_server"))]
     key = hashlib.sha256("\n".join(pins).encode()).hexdigest()[:12]
     venv = cache / f"venv-{key}"
-    python = venv / "bin" / "python"
+    python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
     if (venv / ".complete").is_file():
         return python
-    shutil.rmtree(venv, ignore_errors=True)
+    for old in cache.glob("venv-*"):  # made for other pins: never used again
+        shutil.rmtree(old, ignore_errors=True)
     print(f"site: making the build venv ({', '.join(pins)})", flush=True)
     _run([sys.executable, "-m", "venv", str(venv)], "making the build venv")
     _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pins],
@@ -381,14 +411,25 @@ def drive_files(dest: Path, root: Path = ROOT) -> None:
             (dest / name).write_text(text, encoding="utf-8")
 
 
+@contextlib.contextmanager
+def _one_at_a_time(cache: Path) -> Iterator[None]:
+    """Hold the cache while filling it: ``make site`` and the browser test may run together."""
+    with (cache / ".lock").open("w") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
 def build(output: Path = OUTPUT, work: Path = WORK) -> Path:
     """Build the site into ``output`` (replacing it), with ``work`` as scratch; return it."""
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    core = pyodide_core(cache)
-    python = build_venv(cache)
-    lock = json.loads((core / "pyodide-lock.json").read_text(encoding="utf-8"))
-    wheels = [*browser_wheels(lock, cache), project_wheel(work / "wheel")]
+    with _one_at_a_time(cache):
+        core = pyodide_core(cache)
+        python = build_venv(cache)
+        lock = json.loads((core / "pyodide-lock.json").read_text(encoding="utf-8"))
+        wheels = browser_wheels(lock, cache)
+    wheels.append(project_wheel(work / "wheel"))
 
     lite = work / "lite"
     shutil.rmtree(lite, ignore_errors=True)
