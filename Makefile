@@ -10,7 +10,7 @@ FIRST_NOTEBOOK := notebooks/00-how-the-kata-works.ipynb
 # JupyterLab refuses to run as root unless told; containers often run as root.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup lab test lint typecheck checks notebooks stubs bench
+.PHONY: setup lab test lint typecheck checks notebooks stubs bench site site-serve
 
 setup: $(STAMP)
 
@@ -46,6 +46,15 @@ checks: $(STAMP)
 # More: make bench BENCH_FLAGS=--large
 bench: $(STAMP)
 	$(BIN)/cqrs-kata bench $(BENCH_FLAGS)
+
+# The course as a static JupyterLite site in _site/ (Pyodide in the browser, no network once
+# loaded; needs npm to fetch Pyodide, downloads cached in ~/.cache/cqrs-kata/site). Serve
+# _site/ with any web server, e.g. `make site-serve`, and open lab/index.html.
+site: $(STAMP)
+	$(BIN)/python -m cqrs_kata.dev.site
+
+site-serve: $(STAMP)
+	$(BIN)/python -m cqrs_kata.dev.site --serve $(SITE_PORT)
 
 # Maintainers: regenerate exercises/ from solutions/, and re-run notebooks to refresh outputs.
 stubs: $(STAMP)

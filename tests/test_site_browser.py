@@ -1,0 +1,141 @@
+"""The kata as a static JupyterLite site (`make site`), in headless Chromium, with no network.
+
+Builds the site, serves it from 127.0.0.1, and refuses every request to anywhere else (the test
+fails if there was one). In notebook 02 it saves a correct step 02 into exercises/step02.py
+through the site's own contents (as a learner's editor does) and sees every task of the check
+cell pass, then a wrong one and sees the failing task and its message. It shows a hint, reloads
+the page, and finds the hint level and the learner's file still there: the state folder
+.cqrs-kata/ lives on the drive, in the browser's storage. Screenshots go to test-artifacts/.
+
+Without npm (Node.js), which fetches Pyodide, it skips saying so; in CI (CI=true) that is a
+failure, since .ci/run installs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from cqrs_kata.course import get_step
+from cqrs_kata.dev.site import SiteError, build, serve
+from cqrs_kata.dev.site_browser import (
+    Offline,
+    check_result,
+    code_cell,
+    open_notebook,
+    read_text,
+    run_all_cells,
+    save_text,
+    wait_kernel_idle,
+)
+from tests.browser import ARTIFACTS, ROOT
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK = "notebooks/02-split-truth-from-views.ipynb"
+EXERCISE = "exercises/step02.py"
+CHECK_CELL = 'check("02")'
+HINT_CELL = 'hint("02")'
+STATE_FILE = ".cqrs-kata/hints.json"
+
+
+@pytest.fixture
+def site(chromium: str, tmp_path: Path) -> Path:
+    """The site, built from this checkout (downloads come from the build's cache)."""
+    if shutil.which("npm") is None:
+        reason = "npm (Node.js) is missing; it fetches Pyodide (apt-get install nodejs npm)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"site browser test cannot run in CI: {reason}")
+        pytest.skip(f"site browser test skipped: {reason}")
+    started = time.monotonic()
+    try:
+        built = build(tmp_path / "site", tmp_path / "work")
+    except SiteError as error:
+        pytest.fail(f"make site failed: {error}")
+    print(f"site built in {time.monotonic() - started:.0f} s")
+    return built
+
+
+def _wait_for_file(page: Page, path: str, wanted: str, seconds: float = 20.0) -> str:
+    """The drive's file once it contains ``wanted`` (the kernel's write reaches the browser's
+    storage a moment after the cell returns)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        text = read_text(page, path)
+        if text is not None and wanted in text:
+            return text
+        if time.monotonic() > deadline:
+            pytest.fail(f"{path} on the site's drive is {text!r}, without {wanted!r}")
+        time.sleep(0.3)
+
+
+def test_site_checks_step02_offline_and_keeps_state(browser: BrowserContext, site: Path) -> None:
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("site-*.png"):
+        old.unlink()  # a screenshot from an earlier run must not pass for this one's
+    total = len(get_step("02").tasks)
+    solution = (ROOT / "solutions" / "step02.py").read_text(encoding="utf-8")
+    wrong = solution.replace("return list(self.data)", "return self.data")
+    assert wrong != solution, "solutions/step02.py changed: pick another mistake for this test"
+
+    server = serve(site)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    offline = Offline(base)
+    offline.attach(browser)
+    page = browser.new_page()
+    try:
+        open_notebook(page, base, NOTEBOOK)
+        save_text(page, EXERCISE, solution)
+        run_all_cells(page)
+        report = check_result(page, CHECK_CELL)
+        assert f"{total} of {total} tasks pass" in report, report
+        assert report.count("✓") == total and "✗" not in report, report
+        code_cell(page, CHECK_CELL).screenshot(path=str(ARTIFACTS / "site-step02-pass.png"))
+
+        save_text(page, EXERCISE, wrong)
+        run_all_cells(page)
+        report = check_result(page, CHECK_CELL)
+        assert f"{total - 1} of {total} tasks pass" in report, report
+        assert re.search(r"✗\s*task 1\b", report), report
+        assert "all()" in report and "expected" in report, report  # what was called, expected
+        code_cell(page, CHECK_CELL).screenshot(path=str(ARTIFACTS / "site-step02-wrong.png"))
+
+        hints = code_cell(page, HINT_CELL).locator(".cqrs-hints")
+        button = hints.locator(".cqrs-next-hint")
+        expect(button).to_have_text(re.compile(r"^Show hint 1 of \d+$"))
+        button.click()
+        expect(button).to_have_text(re.compile(r"^Show hint 2 of \d+$"))
+        shown = hints.inner_text()
+        state = json.loads(_wait_for_file(page, STATE_FILE, '"02.1"'))
+        assert state == {"02.1": 1}, state
+
+        page.reload()
+        page.wait_for_function("() => !!window.jupyterapp")
+        wait_kernel_idle(page)
+        assert read_text(page, EXERCISE) == wrong, "the learner's exercise did not survive"
+        assert json.loads(read_text(page, STATE_FILE) or "{}") == state
+        run_all_cells(page)
+        check_result(page, CHECK_CELL)
+        expect(button).to_have_text(re.compile(r"^Show hint 2 of \d+$"))
+        assert hints.inner_text() == shown, "the hint shown before the reload is gone"
+        code_cell(page, HINT_CELL).screenshot(path=str(ARTIFACTS / "site-hint-after-reload.png"))
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "site-failure.png"), full_page=True)
+        print("page text:", json.dumps(page.locator("body").inner_text()[-3000:]))
+        raise
+    finally:
+        page.close()
+        server.shutdown()
+    assert offline.outside() == [], f"the site reached past its server: {offline.outside()}"
