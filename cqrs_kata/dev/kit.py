@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -241,7 +242,8 @@ def download(out: Path, combos: Iterable[tuple[Target | None, str | None]],
     manifest: dict[str, list[str]] = {}
     own = project_wheel(out, root)
     for target, python in combos:
-        name = f"{target.name}/{python}" if target and python else "this-machine"
+        name = (f"{target.name}/{python}" if target and python else
+                f"{sysconfig.get_platform()}/{sys.version_info[0]}.{sys.version_info[1]} (here)")
         if log:
             print(f"wheelhouse: {name} …", flush=True)
         wanted = pins(lock_text, target, python)
@@ -290,6 +292,14 @@ downloaded from. Made by `make wheelhouse` (python -m cqrs_kata.dev.kit wheelhou
 """
 
 
+def _minor(text: str) -> str:
+    """A Python version as 3.N, for --python."""
+    major, _, minor = text.partition(".")
+    if major != "3" or not minor.isdigit():
+        raise argparse.ArgumentTypeError(f"a Python version such as 3.12, not {text!r}")
+    return text
+
+
 def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m cqrs_kata.dev.kit")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -300,7 +310,7 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     house.add_argument("--out", type=Path, default=ROOT / "wheelhouse")
     house.add_argument("--here", action="store_true",
                        help="only this machine's platform and Python (quick; for a test)")
-    house.add_argument("--python", action="append", choices=PYTHONS,
+    house.add_argument("--python", action="append", type=_minor,
                        help=f"a Python version (repeatable; default: {' '.join(PYTHONS)})")
     house.add_argument("--platform", action="append", choices=sorted(TARGETS),
                        help="a platform (repeatable; default: all four)")
