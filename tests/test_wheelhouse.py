@@ -9,7 +9,6 @@ builds this machine's part only, from pip's cache where it can (about a minute i
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,24 +23,11 @@ NOWHERE = "http://127.0.0.1:9/simple"
 """The discard port on loopback: nothing listens, so a connection is refused at once."""
 
 
-def _course_copy(into: Path) -> Path:
-    """The checkout's tracked files as they are in the working tree (what a stick would carry)."""
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
-                            check=False)
-    if listed.returncode:
-        shutil.copytree(ROOT, into, ignore=shutil.ignore_patterns(".venv", "wheelhouse", ".git"))
-        return into
-    for name in listed.stdout.decode().split("\0"):
-        if name and (ROOT / name).is_file():
-            (into / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, into / name)
-    return into
-
-
 def _offline(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     environment = kit.pip_environment()
     environment.update(PIP_INDEX_URL=NOWHERE, PIP_NO_CACHE_DIR="1")
-    environment.pop("CQRS_KATA_ROOT", None)
+    for name in ("CQRS_KATA_ROOT", "CQRS_KATA_STATE"):  # conftest's pristine course
+        environment.pop(name, None)
     done = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True,
                           timeout=600, check=False)
     assert done.returncode == 0, f"{command}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
@@ -58,7 +44,7 @@ def test_a_wheelhouse_installs_the_course_with_no_network(tmp_path: Path) -> Non
     names = {p.name.split("-")[0].lower() for p in wheelhouse.glob("*.whl")}
     assert {"cqrs_kata", "setuptools", "wheel", "jupyterlab"} <= names
 
-    course = _course_copy(tmp_path / "course")
+    course = kit.tracked_copy(ROOT, tmp_path / "course")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")

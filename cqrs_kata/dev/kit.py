@@ -226,11 +226,30 @@ def _pip(command: list[str], what: str) -> None:
                          f"{(done.stdout + done.stderr).strip()[-3000:]}")
 
 
+def tracked_copy(root: Path, into: Path) -> Path:
+    """Copy the files git tracks in ``root`` (as the working tree has them) into ``into``; the
+    whole folder but .venv, .git and wheelhouse/ outside a git checkout."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True,
+                            check=False)
+    if listed.returncode:
+        shutil.copytree(root, into, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".venv", ".git", "wheelhouse"))
+        return into
+    for name in listed.stdout.decode().split("\0"):
+        if name and (root / name).is_file():
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, into / name)
+    return into
+
+
 def project_wheel(into: Path, root: Path = ROOT) -> Path:
-    """Build the course's own wheel from the checkout into ``into``."""
+    """Build the course's own wheel into ``into``, from a copy of the files git tracks: a
+    learner's scratch.py in exercises/ stays out of it, and the build writes nothing into the
+    checkout."""
     with tempfile.TemporaryDirectory(prefix="cqrs-kata-wheel-") as staging:
+        source = tracked_copy(root, Path(staging) / "source")
         _pip([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
-              staging, str(root)], "building the project's wheel")
+              staging, str(source)], "building the project's wheel")
         (built,) = Path(staging).glob("*.whl")
         into.mkdir(parents=True, exist_ok=True)
         return Path(shutil.copy2(built, into / built.name))
