@@ -298,15 +298,17 @@ from this stick, or cloned earlier), from its folder:
 
     make lab WHEELHOUSE=/media/usb/wheelhouse
 
-or by hand (on Windows: .venv\\Scripts\\python instead of .venv/bin/python):
+or by hand (on Windows: python for python3, .venv\\Scripts\\python for .venv/bin/python, and
+each command on one line; double quotes, as below, work in every shell):
 
     python3 -m venv .venv
     .venv/bin/python -m pip install --no-index --find-links /media/usb/wheelhouse \\
-        -c /media/usb/wheelhouse/{LOCK} -e '.[dev]'
+        -c /media/usb/wheelhouse/{LOCK} -e ".[dev]"
 
-Without the checkout, the course's own wheel ({own_wheel}) installs the library alone:
+Or install the course's own wheel ({own_wheel}) instead of building
+the checkout; run the course from inside the checkout's folder all the same:
 
-    .venv/bin/python -m pip install --no-index --find-links /media/usb/wheelhouse 'cqrs-kata[dev]'
+    .venv/bin/python -m pip install --no-index --find-links /media/usb/wheelhouse "cqrs-kata[dev]"
 
 Then `cqrs-kata doctor` (from the checkout's folder) says whether the laptop is ready.
 manifest.json lists the wheels each platform and Python needs; {LOCK} is the lock they were
