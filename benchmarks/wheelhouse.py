@@ -1,12 +1,13 @@
 """The workshop wheelhouse's figures: its size per platform (and per Python) and in all, and how
 long installing the course from it takes here, into a fresh venv, with no network.
 
-    .venv/bin/python benchmarks/wheelhouse.py [WHEELHOUSE]     # default: wheelhouse/
+    .venv/bin/python benchmarks/wheelhouse.py [WHEELHOUSE] [--sizes]   # default: wheelhouse/
 
 Make the wheelhouse first (`make wheelhouse`; `python -m cqrs_kata.dev.kit wheelhouse --here
 --out DIR` for this machine's part only). The install is timed as the wheelhouse's README
 gives it (`cqrs-kata[dev]` with its lock as constraints), with no pip configuration, no cache
-and an index address where nothing listens. Prints the numbers; nothing here is a test.
+and an index address where nothing listens (--sizes: the sizes only). Prints the numbers;
+nothing here is a test.
 """
 
 from __future__ import annotations
@@ -74,13 +75,15 @@ def install_time(wheelhouse: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    wheelhouse = Path(argv[0] if argv else ROOT / "wheelhouse").resolve()
+    folders = [a for a in argv if a != "--sizes"]
+    wheelhouse = Path(folders[0] if folders else ROOT / "wheelhouse").resolve()
     if not (wheelhouse / "manifest.json").is_file():
         print(f"no wheelhouse in {wheelhouse}: make one with `make wheelhouse`", file=sys.stderr)
         return 2
     print(f"wheelhouse {wheelhouse}:")
     sizes(wheelhouse)
-    install_time(wheelhouse)
+    if "--sizes" not in argv:
+        install_time(wheelhouse)
     return 0
 
 

@@ -43,6 +43,10 @@ def test_a_wheelhouse_installs_the_course_with_no_network(tmp_path: Path) -> Non
     assert {"README.md", kit.LOCK, "manifest.json"} <= {p.name for p in wheelhouse.iterdir()}
     names = {p.name.split("-")[0].lower() for p in wheelhouse.glob("*.whl")}
     assert {"cqrs_kata", "setuptools", "wheel", "jupyterlab"} <= names
+    figures = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "wheelhouse.py"),
+                              str(wheelhouse), "--sizes"], capture_output=True, text=True,
+                             timeout=60, check=False)
+    assert "total (each file once)" in figures.stdout, figures.stdout + figures.stderr
 
     course = kit.tracked_copy(ROOT, tmp_path / "course")
     venv = tmp_path / "venv"
