@@ -19,7 +19,7 @@ UV_VERSION := 0.13.9
 # JupyterLab refuses to run as root unless told; containers often run as root.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup lab test lint typecheck checks notebooks stubs bench lock wheelhouse
+.PHONY: setup lab test lint typecheck checks notebooks stubs bench
 
 setup: $(STAMP)
 
@@ -65,6 +65,7 @@ notebooks: $(STAMP)
 
 # Maintainers: re-resolve constraints.txt after changing pyproject.toml's dependencies (pins that
 # still fit are kept); `make lock UPGRADE=1` moves every pin to the newest release that fits.
+.PHONY: lock wheelhouse
 lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)' \
