@@ -140,7 +140,7 @@ def check_kernel(code: str = KERNEL_CODE, kernel_name: str = "python3",
         try:
             from jupyter_client.manager import start_new_kernel
 
-            where = str(cwd or course_root())
+            where = str(cwd or _course_or_here())
             manager, client = start_new_kernel(kernel_name=kernel_name, startup_timeout=timeout,
                                                cwd=where, stderr=stderr)
         except Exception as error:  # no kernel spec, a kernel that dies or hangs: one problem
@@ -152,6 +152,15 @@ def check_kernel(code: str = KERNEL_CODE, kernel_name: str = "python3",
                            f"{SETUP}; if it persists, `jupyter kernelspec list` shows which "
                            "Python each kernel runs")
         return _run_in_kernel(manager, client, code, kernel_name, timeout, started)
+
+
+def _course_or_here() -> Path:
+    """Where the kernel starts: the course's folder, or here when there is none (the course
+    check says so; the kernel check still tells whether a kernel starts)."""
+    try:
+        return course_root()
+    except CourseNotFound:
+        return Path.cwd()
 
 
 def _run_in_kernel(manager: Any, client: Any, code: str, kernel_name: str, timeout: float,
