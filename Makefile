@@ -1,12 +1,21 @@
 # Two commands for a fresh machine: `make lab` opens the course, `make test` runs every check.
-# Both first make .venv and install the project into it; that step is skipped while
-# pyproject.toml is unchanged, so a set-up machine starts in seconds.
+# Both first make .venv and install the project into it, at the versions constraints.txt pins;
+# that step is skipped while pyproject.toml and constraints.txt are unchanged, so a set-up machine
+# starts in seconds.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FIRST_NOTEBOOK := notebooks/00-how-the-kata-works.ipynb
+# The lock: every package's version, for every platform and Python 3.10+ (`make lock` refreshes it).
+LOCK := constraints.txt
+# With no network: make lab WHEELHOUSE=/media/usb/wheelhouse installs from a folder of wheels that
+# `make wheelhouse` made, and never from an index.
+WHEELHOUSE ?=
+FROM_WHEELHOUSE := $(if $(WHEELHOUSE),--no-index --find-links $(WHEELHOUSE))
+# The lock's resolver (cqrs_kata/dev/kit.py says why uv), pinned so a re-lock is reproducible.
+UV_VERSION := 0.13.9
 # JupyterLab refuses to run as root unless told; containers often run as root.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
@@ -14,10 +23,10 @@ LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "cqrs-kata needs Python 3.10 or newer; set PYTHON=python3.x")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(FROM_WHEELHOUSE) -c $(LOCK) -e '.[dev]'
 	@# JupyterLab would otherwise greet every learner with a pop-up asking about news feeds.
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
 	@echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}' \
@@ -62,3 +71,18 @@ stubs: $(STAMP)
 
 notebooks: $(STAMP)
 	$(BIN)/python -m cqrs_kata.dev.execute_notebooks
+
+# Maintainers: re-resolve constraints.txt after changing pyproject.toml's dependencies (pins that
+# still fit are kept); `make lock UPGRADE=1` moves every pin to the newest release that fits.
+.PHONY: lock wheelhouse
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)' \
+		'tomli; python_version < "3.11"'
+	$(BIN)/python -m cqrs_kata.dev.kit lock $(if $(UPGRADE),--upgrade)
+
+# Facilitators: every wheel the course needs, for Linux x86_64/aarch64, macOS arm64 and Windows,
+# Python 3.10 to 3.13, into wheelhouse/ (with a README on installing from it); copy it to a USB
+# stick. Fewer: make wheelhouse KIT_FLAGS='--platform windows-x86_64 --python 3.12'
+wheelhouse: $(STAMP)
+	$(BIN)/python -m cqrs_kata.dev.kit wheelhouse --out wheelhouse $(KIT_FLAGS)

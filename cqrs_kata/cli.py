@@ -1,5 +1,5 @@
 """The ``cqrs-kata`` command: list, check, hint, catchup, reset, saved, restore, project, guide,
-contract, bench."""
+contract, bench, doctor."""
 
 from __future__ import annotations
 
@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("bench", add_help=False,
                         help="step 06's comparison measured on this machine: a table and plots "
                              "(`cqrs-kata bench -h`)")
+    commands.add_parser("doctor", add_help=False,
+                        help="is this machine ready for the course? one line per check, exit "
+                             "status 0 when it is (`cqrs-kata doctor -h`)")
     commands.add_parser("guide", help="for facilitators: time, tasks and usual mistakes per step")
     contract = commands.add_parser(
         "contract", help="for reviewers: every rule a step's docstrings state, and its checks")
@@ -91,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cqrs_kata import bench
 
         return bench.main(given[1:])
+    if given[:1] == ["doctor"]:  # prints each check as it finishes (a kernel takes seconds)
+        from cqrs_kata import doctor
+
+        return doctor.main(given[1:])
     args = _parser().parse_args(given)
     try:
         report = _action(args)()

@@ -39,7 +39,11 @@ def test_the_plain_pip_route_runs_what_make_runs() -> None:
     lab = _recipe("lab")[0].replace(" $(LAB_FLAGS)", "")
     recipes.append(lab.replace("$(FIRST_NOTEBOOK)", "notebooks/00-how-the-kata-works.ipynb"))
     install = next(r for r in _recipe(r"\$\(STAMP\)") if "pip install" in r)
-    recipes.append(install.replace(" --quiet --disable-pip-version-check", ""))
+    lock = re.search(r"^LOCK := (.+)$", MAKEFILE, flags=re.M)
+    assert lock, "the Makefile names its lock file"
+    # The README's route is the online one: FROM_WHEELHOUSE is empty unless WHEELHOUSE is set.
+    install = install.replace(" --quiet --disable-pip-version-check", "")
+    recipes.append(install.replace(" $(FROM_WHEELHOUSE)", "").replace("$(LOCK)", lock[1]))
     for command in recipes:
         assert command in lines, f"README's pip route lacks `{command}` (from the Makefile)"
 
