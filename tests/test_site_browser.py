@@ -139,3 +139,43 @@ def test_site_checks_step02_offline_and_keeps_state(browser: BrowserContext, sit
         page.close()
         server.shutdown()
     assert offline.outside() == [], f"the site reached past its server: {offline.outside()}"
+
+
+LOCAL_ONLY_NOTEBOOKS = {
+    "notebooks/01-one-model-first.ipynb": "runs only in a local install",
+    "notebooks/03-eventual-projection.ipynb": None,
+    "notebooks/05-durable-and-cross-process.ipynb": "runs only in a local install",
+    "notebooks/06-the-alternatives-measured.ipynb": "runs only in a local install",
+}
+"""Notebooks whose browser run differs from a local one: 01 and 06 plot (no matplotlib here),
+05 starts processes and 06 PostgreSQL (neither here), 03's dashboard runs on the kernel's
+loop (no thread here). Each must run top to bottom; what cannot run here says so."""
+
+
+@pytest.mark.parametrize("notebook", sorted(LOCAL_ONLY_NOTEBOOKS))
+def test_a_notebook_runs_top_to_bottom_in_the_site(browser: BrowserContext, site: Path,
+                                                   notebook: str) -> None:
+    from cqrs_kata.dev.site_browser import error_outputs, run_all_and_wait
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    server = serve(site)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    offline = Offline(base)
+    offline.attach(browser)
+    page = browser.new_page()
+    shot = ARTIFACTS / f"site-{Path(notebook).stem[:2]}-run-all.png"
+    try:
+        open_notebook(page, base, notebook)
+        ran = run_all_and_wait(page)
+        errors = error_outputs(page)
+        text = page.locator(".jp-Notebook").inner_text()
+        page.screenshot(path=str(shot), full_page=True)
+        assert ran, f"Run All stopped at a failing cell in {notebook}: {errors[-1:]}"
+        assert not [e for e in errors if "Traceback" in e or "Error" in e], errors
+        wanted = LOCAL_ONLY_NOTEBOOKS[notebook]
+        if wanted:
+            assert wanted in text, f"{notebook} does not say what runs only locally"
+    finally:
+        page.close()
+        server.shutdown()
+    assert offline.outside() == [], f"the site reached past its server: {offline.outside()}"

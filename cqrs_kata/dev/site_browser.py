@@ -96,6 +96,24 @@ def run_all_cells(page: Page) -> None:
     }""")
 
 
+def run_all_and_wait(page: Page) -> bool:
+    """Clear every output, Run All, and wait until it is done: True when every cell ran
+    without an error (JupyterLab stops at the first cell that raises)."""
+    done: bool = page.evaluate("""async () => {
+        await window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs');
+        return await window.jupyterapp.commands.execute('notebook:run-all-cells');
+    }""")
+    return done
+
+
+def error_outputs(page: Page) -> list[str]:
+    """The text of every error or stderr output in the open notebook."""
+    found: list[str] = page.locator(
+        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+    ).all_inner_texts()
+    return found
+
+
 def run_code(page: Page, code: str) -> str:
     """Run ``code`` in the open notebook's kernel (no cell); its printed text, or its error."""
     output: str = page.evaluate("""async (code) => {
@@ -121,6 +139,8 @@ def code_cell(page: Page, source: str) -> Locator:
 
 def check_result(page: Page, source: str, timeout_ms: float = KERNEL_START_MS) -> str:
     """The text of the check cell's report once it has one (after ``run_all_cells``)."""
-    output = code_cell(page, source).locator(".jp-OutputArea-output")
-    output.filter(has_text=CHECK_RESULT).first.wait_for(timeout=timeout_ms)
-    return output.inner_text()
+    # The first check in a kernel prints a line (no time limit here) before its report.
+    report = code_cell(page, source).locator(".jp-OutputArea-output").filter(
+        has_text=CHECK_RESULT).first
+    report.wait_for(timeout=timeout_ms)
+    return report.inner_text()
