@@ -1,6 +1,7 @@
 """cqrs-kata: learn CQRS-lite by building it, one checked step at a time.
 
-In a notebook: ``from cqrs_kata import check, hint, progress``.
+In a notebook: ``from cqrs_kata import check, hint, progress`` (and ``catchup``, ``reset``,
+``saved``, ``restore``: what the ``cqrs-kata`` command does with your files).
 """
 
 from __future__ import annotations
@@ -8,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cqrs_kata.notebook import check, hint, progress
+    from cqrs_kata.notebook import catchup, check, hint, progress, reset, restore, saved
 
-__all__ = ["check", "hint", "progress"]
+__all__ = ["catchup", "check", "hint", "progress", "reset", "restore", "saved"]
 
 
 def __getattr__(name: str) -> object:

@@ -177,7 +177,8 @@ def catchup(step: str | int) -> Report:
         lines.append("  " + _replace(s, solution, f"catchup-{target.number}"))
     if not earlier:
         lines.append("  nothing to do: no step comes before it.")
-    lines.append(f"Now open notebook {target.number} and run `cqrs-kata check {target.number}`.")
+    lines.append(f"Now open notebook {target.number} and run its check cell "
+                 f"(or `cqrs-kata check {target.number}` in a terminal).")
     return text_report("\n".join(lines))
 
 

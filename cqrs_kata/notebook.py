@@ -1,4 +1,6 @@
-"""The kata from inside a notebook: ``check("02")``, ``hint("02")``, ``progress()``.
+"""The kata from inside a notebook: ``check("02")``, ``hint("02")``, ``progress()``, and the
+file commands ``catchup("04")``, ``reset("02")``, ``saved()``, ``restore(1)`` (a browser kernel
+has no terminal to type ``cqrs-kata`` in).
 
 Each returns something that shows as text (and as HTML or a widget where the front-end renders
 it). They never raise for the learner's mistakes, so a notebook always runs top to bottom. A
@@ -90,3 +92,31 @@ def progress() -> Report:
     report = _safely(kata.progress)
     assert isinstance(report, Report)
     return report
+
+
+def _file_command(action: Callable[[], Report]) -> Report:
+    report = _safely(action)
+    assert isinstance(report, Report)
+    return report
+
+
+def catchup(step: str | int) -> Report:
+    """Put the reference solution of every earlier step that does not pass into exercises/,
+    to start ``step`` (yours is saved first): ``cqrs-kata catchup`` in a cell."""
+    return _file_command(lambda: kata.catchup(step))
+
+
+def reset(step: str | int) -> Report:
+    """A fresh, unanswered copy of a step's exercise (yours is saved first)."""
+    return _file_command(lambda: kata.reset(step))
+
+
+def saved() -> Report:
+    """The versions of your exercises saved by catchup, reset and restore."""
+    return _file_command(kata.saved)
+
+
+def restore(which: str | int) -> Report:
+    """Put a saved version back, by its number from ``saved()`` or its file name (what is
+    there now is saved first)."""
+    return _file_command(lambda: kata.restore(str(which)))

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cqrs_kata.course import Step
+from cqrs_kata import platform
+from cqrs_kata.course import Step, all_steps
 from cqrs_kata.paths import display_path
 from cqrs_kata.platform import LOCAL_ONLY, START
 from cqrs_kata.runner import CheckResult, StepResult, TaskResult, TaskState
@@ -242,11 +243,19 @@ def hint_lines(step: Step, task: int, shown: int, in_notebook: bool = False) -> 
     if shown == 0:
         lines.append("  (no hint shown yet: try the check's message first)")
     if shown >= len(hints):
-        lines.append(f"That was the last hint. The reference is solutions/{step.module}.py; "
-                     "`cqrs-kata catchup` moves you past a step you want to leave.")
+        last = f"That was the last hint. The reference is solutions/{step.module}.py"
+        later = [s.number for s in all_steps() if s.number > step.number]
+        if not later:
+            lines.append(f"{last}.")
+        else:
+            move = (f'`catchup("{later[0]}")` in a cell' if in_notebook else
+                    f"`cqrs-kata catchup {later[0]}`")
+            lines.append(f"{last}; {move} moves you past a step you want to leave.")
     elif in_notebook:
-        lines.append(f"Click “Show hint {shown + 1} of {len(hints)}” below for the next one "
-                     f"(or run cqrs-kata hint {step.number} {task} in a terminal).")
+        terminal = ("" if platform.here().browser else
+                    f" (or run cqrs-kata hint {step.number} {task} in a terminal)")
+        lines.append(f"Click “Show hint {shown + 1} of {len(hints)}” below for the next "
+                     f"one{terminal}.")
     else:
         lines.append(f"Ask again for hint {shown + 1}: `cqrs-kata hint {step.number} {task}`.")
     return lines

@@ -46,3 +46,39 @@ def test_verify_mode_raises_on_a_broken_reference(course: Path,
     solution.write_text(solution.read_text().replace("return list(self.data)", "return self.data"))
     with pytest.raises(notebook.BrokenReference, match="task 1"):
         notebook.check("02")
+
+
+@pytest.mark.usefixtures("learner_mode")
+def test_the_file_commands_work_from_a_cell(course: Path) -> None:
+    """A browser kernel has no terminal: catchup, reset, saved and restore are cells too, and
+    a mistake in their argument is a report, not an exception."""
+    exercise = course / "exercises" / "step02.py"
+    mine = exercise.read_text() + "\n# my notes\n"
+    exercise.write_text(mine)
+    assert "exercises/step02.py" in repr(notebook.catchup("03"))
+    assert exercise.read_text() == (course / "solutions" / "step02.py").read_text()
+    listing = repr(notebook.saved())
+    assert "step02" in listing, listing
+    assert "exercises/step02.py" in repr(notebook.reset("02"))
+    assert "my notes" not in exercise.read_text()
+    notebook.restore(1)
+    assert exercise.read_text() == mine
+    assert repr(notebook.restore("nonsense")).startswith("✗")
+    assert repr(notebook.catchup("99")).startswith("✗ there is no step '99'")
+
+
+def test_a_browser_hint_does_not_send_the_learner_to_a_terminal() -> None:
+    from cqrs_kata import platform
+    from cqrs_kata.course import get_step
+    from cqrs_kata.report import hint_lines
+
+    step = get_step("02")
+    here = hint_lines(step, 1, 1, in_notebook=True)[-1]
+    assert "in a terminal" in here or platform.here().browser
+    with platform.pretend(platform.BROWSER):
+        there = hint_lines(step, 1, 1, in_notebook=True)[-1]
+    assert "terminal" not in there and "Show hint 2" in there
+    last = hint_lines(step, 1, len(step.task(1).hints), in_notebook=True)[-1]
+    assert '`catchup("03")` in a cell' in last
+    final = all_steps()[-1]
+    assert "catchup" not in hint_lines(final, 1, len(final.task(1).hints))[-1]
