@@ -5,7 +5,9 @@ Usage: python benchmarks/site.py [RUNS]
 Prints the build time and the site's size, then, serving it on 127.0.0.1 with every other
 request refused: the time from opening notebook 02 (a fresh browser profile, so nothing cached)
 to its first check result, check("02") timed inside the browser's Python (RUNS times, default
-5) on the untouched stub and on a solved exercise, and how many requests left the site.
+5) on the untouched stub and on a solved exercise, every step's check on its reference
+solution (time, result, checks that run only in a local install), and how many requests left
+the site.
 Goals from the issue: a build within 3 minutes, the first check result within 20 s of opening
 the page, check("02") within 3 s. The build uses the download cache (~/.cache/cqrs-kata/site);
 CQRS_KATA_SITE_CACHE=$(mktemp -d) times a build from nothing.
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cqrs_kata.course import all_steps
 from cqrs_kata.dev.site import ROOT, SiteError, build, serve, size_bytes
 from cqrs_kata.dev.site_browser import (
     Offline,
@@ -50,6 +53,18 @@ def time_checks(page: Page, runs: int) -> list[float]:
         return [float(line) for line in printed.split()]
     except ValueError:
         sys.exit(f"check('02') did not run in the browser:\n{printed}")
+
+
+def time_step(page: Page, number: str) -> str:
+    """``check(number)`` once in the browser: its time, its last line, and how many of its
+    checks run only in a local install."""
+    printed = run_code(page, (
+        "import time\nfrom cqrs_kata import kata\n"
+        f"started = time.perf_counter(); report = kata.check({number!r})\n"
+        "took = time.perf_counter() - started\n"
+        "lines = [l for l in str(report).splitlines() if 'tasks pass' in l or 'local' in l]\n"
+        f"print(f'check(\"{number}\") {{took:5.2f}} s: ' + ' / '.join(lines[-2:]))\n"))
+    return printed.strip()
 
 
 def main() -> None:
@@ -92,6 +107,11 @@ def main() -> None:
             for what, times in (("stub", stub), ("solved", solved)):
                 print(f"check('02') in browser, {what:6} median {statistics.median(times):5.2f} s,"
                       f" slowest {max(times):5.2f} s of {len(times)}   (goal <= 3 s)")
+            print("every step's reference solution, checked in the browser:")
+            for step in all_steps():
+                save_text(page, f"exercises/{step.module}.py",
+                          (ROOT / "solutions" / f"{step.module}.py").read_text(encoding="utf-8"))
+                print(f"  {time_step(page, step.number)}", flush=True)
             context.close()
         server.shutdown()
         print(f"requests that left the site: {len(offline.outside())} {offline.outside() or ''}")
