@@ -33,6 +33,7 @@ from cqrs_kata.dev.site_browser import (
     run_all_cells,
     run_code,
     save_text,
+    timed_check,
 )
 
 if TYPE_CHECKING:
@@ -56,15 +57,11 @@ def time_checks(page: Page, runs: int) -> list[float]:
 
 
 def time_step(page: Page, number: str) -> str:
-    """``check(number)`` once in the browser: its time, its last line, and how many of its
-    checks run only in a local install."""
-    printed = run_code(page, (
-        "import time\nfrom cqrs_kata import kata\n"
-        f"started = time.perf_counter(); report = kata.check({number!r})\n"
-        "took = time.perf_counter() - started\n"
-        "lines = [l for l in str(report).splitlines() if 'tasks pass' in l or 'local' in l]\n"
-        f"print(f'check(\"{number}\") {{took:5.2f}} s: ' + ' / '.join(lines[-2:]))\n"))
-    return printed.strip()
+    """``check(number)`` once in the browser: its time, and the report's last lines (how many
+    tasks pass, and how many checks run only in a local install)."""
+    took, report = timed_check(page, number)
+    lines = [line for line in report.splitlines() if "tasks pass" in line or "local" in line]
+    return f"check(\"{number}\") {took:5.2f} s: " + " / ".join(lines[-2:])
 
 
 def main() -> None:

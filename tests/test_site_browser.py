@@ -179,3 +179,30 @@ def test_a_notebook_runs_top_to_bottom_in_the_site(browser: BrowserContext, site
         page.close()
         server.shutdown()
     assert offline.outside() == [], f"the site reached past its server: {offline.outside()}"
+
+
+def test_every_step_passes_its_reference_in_the_site(browser: BrowserContext,
+                                                     site: Path) -> None:
+    """Each step's reference solution, saved as the learner's exercise, passes every task in
+    the browser's Python; what cannot run there is named as local-only, never failed."""
+    from cqrs_kata.course import all_steps
+    from cqrs_kata.dev.site_browser import timed_check
+
+    server = serve(site)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    offline = Offline(base)
+    offline.attach(browser)
+    page = browser.new_page()
+    try:
+        open_notebook(page, base, NOTEBOOK)
+        for step in all_steps():
+            save_text(page, f"exercises/{step.module}.py",
+                      (ROOT / "solutions" / f"{step.module}.py").read_text(encoding="utf-8"))
+            _, report = timed_check(page, step.number)
+            total = len(step.tasks)
+            assert re.search(rf"\b{total} of {total} tasks pass", report), report
+            assert "✗" not in report and "Traceback" not in report, report
+    finally:
+        page.close()
+        server.shutdown()
+    assert offline.outside() == [], f"the site reached past its server: {offline.outside()}"

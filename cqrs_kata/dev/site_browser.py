@@ -144,3 +144,17 @@ def check_result(page: Page, source: str, timeout_ms: float = KERNEL_START_MS) -
         has_text=CHECK_RESULT).first
     report.wait_for(timeout=timeout_ms)
     return report.inner_text()
+
+
+def timed_check(page: Page, number: str) -> tuple[float, str]:
+    """``check(number)`` run once in the open notebook's kernel (no cell): the seconds it
+    took inside the browser's Python, and the report's text."""
+    printed = run_code(page, (
+        "import time\nfrom cqrs_kata import kata\n"
+        f"started = time.perf_counter(); report = kata.check({number!r})\n"
+        "print(f'{time.perf_counter() - started:.6f}'); print(report)\n"))
+    took, _, report = printed.partition("\n")
+    try:
+        return float(took), report
+    except ValueError:
+        raise RuntimeError(f"check({number!r}) did not run in the browser:\n{printed}") from None
