@@ -11,6 +11,7 @@ on an in-memory SQLite database: no disk, so what grows is the work of the query
 from __future__ import annotations
 
 import sqlite3
+import time
 import timeit
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -53,13 +54,19 @@ def history(start: int, stop: int) -> Iterator[tuple[str, str, float]]:
         yield f"tenant-{i % TENANTS}", STATUSES[(i // TENANTS) % len(STATUSES)], float(i)
 
 
-def per_call(action: Callable[[], object], seconds: float = 0.2) -> float:
+def per_call(action: Callable[[], object], seconds: float = 0.2,
+             clock: Callable[[], float] = time.perf_counter) -> float:
     """Seconds one ``action()`` takes: the best of 3 rounds of as many calls as fill about
     ``seconds`` in all, divided by the calls (the best round is the one the machine disturbed
-    least)."""
-    timer = timeit.Timer(action)
-    once = timer.timeit(number=1)
-    calls = max(1, int(seconds / 3 / once)) if once > 0 else 1000
+    least). The number of calls is found by growing it tenfold until a round lasts long
+    enough for any clock to see: a browser's ticks every 0.1 ms, so one dict lookup, or a
+    thousand, can take "0 s" there."""
+    timer = timeit.Timer(action, timer=clock)
+    calls, took = 1, timer.timeit(number=1)
+    while took < seconds / 30 and calls < 10**8:
+        calls *= 10
+        took = timer.timeit(number=calls)
+    calls = max(calls, int(calls * seconds / 3 / took)) if took > 0 else calls
     return min(timer.repeat(repeat=3, number=calls)) / calls
 
 

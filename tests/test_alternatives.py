@@ -215,3 +215,18 @@ def test_write_overhead_survives_a_clock_too_coarse_for_one_write() -> None:
     assert _overhead([1e-4, 0.0, 1e-4, 1e-4], [0.0, 0.0, 1e-4, 0.0]) == pytest.approx(3.0)
     with pytest.raises(RuntimeError, match="too coarse"):
         _overhead([0.0, 0.0], [0.0, 0.0])
+
+
+def test_per_call_times_what_a_coarse_clock_rounds_to_zero() -> None:
+    """Notebook 01 divides by the counter's time: with a clock that ticks every 0.1 ms (a
+    browser's), a round of a few calls reads 0 s, so per_call grows the round until it shows."""
+    import math
+    import time
+
+    from cqrs_kata import read_latency
+
+    def coarse() -> float:
+        return math.floor(time.perf_counter() / 1e-4) * 1e-4
+
+    taken = read_latency.per_call(lambda: None, seconds=0.03, clock=coarse)
+    assert 0 < taken < 1e-4
