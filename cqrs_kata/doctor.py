@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from cqrs_kata.paths import CourseNotFound, course_root
+from cqrs_kata.paths import ROOT_ENV, CourseNotFound, course_root
 
 Level = Literal["ok", "warning", "problem"]
 
@@ -79,16 +79,36 @@ def check_venv(prefix: str = sys.prefix, base_prefix: str = sys.base_prefix,
         return Finding("venv", "warning",
                        f"not in a virtual environment: this is {executable}",
                        f"use the course's own: {SETUP}, then `source .venv/bin/activate`")
-    try:
-        own = (root or course_root()) / ".venv"
-    except CourseNotFound:
-        own = None
+    found = root or _course_folder()
+    own = found / ".venv" if found is not None else None
     if own is not None and _same(Path(prefix), own):
         return Finding("venv", "ok", f"the course's .venv ({executable})")
     return Finding("venv", "warning",
                    f"in a virtual environment that is not the course's .venv: {prefix}",
                    "fine if you made it on purpose; else use the course's own "
                    "(`source .venv/bin/activate` in the course's folder)")
+
+
+def _course_folder() -> Path | None:
+    """The course's folder even when exercises/ or solutions/ is gone (which course_root()
+    needs to find it): the checkout whose pyproject.toml names cqrs-kata, from here upward,
+    else the one this package was installed from ($CQRS_KATA_ROOT alone, when set)."""
+    try:
+        return course_root()
+    except CourseNotFound:
+        pass
+    explicit = os.environ.get(ROOT_ENV)
+    here = Path.cwd().resolve()
+    candidates = ([Path(explicit)] if explicit else
+                  [here, *here.parents, Path(__file__).resolve().parent.parent])
+    for folder in candidates:
+        try:
+            text = (folder / "pyproject.toml").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if 'name = "cqrs-kata"' in text:
+            return folder
+    return None
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -239,15 +259,21 @@ def _try_write(folder: Path) -> None:
 
 def check_course(root: Path | None = None) -> Finding:
     """The course's folders exist, and the learner can write in exercises/."""
-    try:
-        root = root or course_root()
-    except CourseNotFound as error:
-        return Finding("course", "problem", str(error),
-                       "run `cqrs-kata doctor` from inside the course's folder")
+    root = root or _course_folder()
+    if root is None:
+        try:
+            course_root()
+        except CourseNotFound as error:
+            return Finding("course", "problem", str(error),
+                           "run `cqrs-kata doctor` from inside the course's folder")
+        raise AssertionError("course_root() found what _course_folder() did not")
     missing = [name for name in COURSE_FOLDERS if not (root / name).is_dir()]
     if missing:
-        return Finding("course", "problem", f"{root} lacks {', '.join(missing)}/",
-                       "copy or clone the whole course again (git restore . in a checkout)")
+        folders = " ".join(missing)
+        return Finding("course", "problem", f"{root} lacks {', '.join(f'{m}/' for m in missing)}",
+                       f"in a git checkout, `git restore {folders}` brings back only those "
+                       "folders (your other files stay as they are); else copy them from a fresh "
+                       "copy of the course")
     exercises = root / "exercises"
     unwritable = [p.name for p in sorted(exercises.glob("step*.py")) if not os.access(p, os.W_OK)]
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cqrs_kata import doctor
-from cqrs_kata.paths import ROOT_ENV, STATE_ENV
+from cqrs_kata.paths import ROOT_ENV, STATE_ENV, CourseNotFound
 
 ROOT = Path(__file__).resolve().parent.parent
 Usage = namedtuple("Usage", "total used free")
@@ -135,3 +135,28 @@ def test_doctor_on_this_machine() -> None:
     assert levels["kernel"] == "ok" and lines[-1].startswith("Ready"), done.stdout
     if os.environ.get("CI") == "true":  # the wheel brings PostgreSQL: a warning hides a fault
         assert levels["postgresql"] == "ok", done.stdout
+
+
+def test_a_course_missing_exercises_is_named_and_the_fix_keeps_the_rest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without exercises/ the kata cannot find its course, but doctor still knows the folder
+    (its pyproject.toml names cqrs-kata): it names what is missing, calls the venv the
+    course's own, and its fix brings back only that folder (never `git restore .`, which
+    would undo the learner's work elsewhere)."""
+    course = tmp_path / "course"
+    for name in ("notebooks", "solutions", ".venv"):
+        (course / name).mkdir(parents=True)
+    (course / "pyproject.toml").write_text('[project]\nname = "cqrs-kata"\n', encoding="utf-8")
+    monkeypatch.delenv(ROOT_ENV, raising=False)
+    monkeypatch.chdir(course)
+
+    def lost() -> Path:  # as course_root() is when this course is the one installed
+        raise CourseNotFound("cannot find the kata's folders (exercises/ and solutions/)")
+
+    monkeypatch.setattr(doctor, "course_root", lost)
+    found = doctor.check_course()
+    assert found.level == "problem" and "lacks exercises/" in found.detail, found
+    assert "git restore exercises" in found.fix and "restore ." not in found.fix
+    venv = doctor.check_venv(prefix=str(course / ".venv"), base_prefix="/usr",
+                             executable=str(course / ".venv/bin/python"))
+    assert venv.level == "ok", venv
