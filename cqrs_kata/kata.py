@@ -10,7 +10,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from cqrs_kata import files
+from cqrs_kata import files, platform
 from cqrs_kata.course import Step, all_steps, get_step
 from cqrs_kata.dev.course_files import NOTEBOOK_NAME
 from cqrs_kata.files import FileProblem
@@ -177,8 +177,9 @@ def catchup(step: str | int) -> Report:
         lines.append("  " + _replace(s, solution, f"catchup-{target.number}"))
     if not earlier:
         lines.append("  nothing to do: no step comes before it.")
-    lines.append(f"Now open notebook {target.number} and run its check cell "
-                 f"(or `cqrs-kata check {target.number}` in a terminal).")
+    terminal = ("" if platform.here().browser else
+                f" (or `cqrs-kata check {target.number}` in a terminal)")
+    lines.append(f"Now open notebook {target.number} and run its check cell{terminal}.")
     return text_report("\n".join(lines))
 
 

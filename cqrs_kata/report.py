@@ -265,8 +265,11 @@ def hint_html(step: Step, task: int, shown: int, in_notebook: bool = False) -> s
     title, *rest = hint_lines(step, task, shown, in_notebook)
     hints = step.task(task).hints[:shown]
     items = "".join(f"<li>{_esc(text)}</li>" for text in hints)
-    listed = f"<ol>{items}</ol>" if items else ""
-    return f"<b>{_esc(title)}</b>{listed}<i>{_esc(rest[-1])}</i>"
+    # Lines that are not a hint nor the last one ("(no hint shown yet: …)"), one per line.
+    notes = "".join(f"{_esc(line.strip())}<br>" for line in rest[:-1]
+                    if not line.lstrip().startswith("hint "))
+    listed = f"<ol>{items}</ol>" if items else "<br>"
+    return f"<b>{_esc(title)}</b>{listed}{notes}<i>{_esc(rest[-1])}</i>"
 
 
 def hint_report(step: Step, task: int, shown: int) -> Report:
@@ -294,8 +297,9 @@ def saved_report(versions: list[Saved]) -> Report:
         why = f"before {v.reason.replace('-', ' ')}" if v.reason else "saved"
         lines.append(f"  {v.number:>3}  step {v.step}  {why:<22} {v.when}  "
                      f"{display_path(v.path)}")
-    lines.append("Restore one with `cqrs-kata restore N` (N from the first column); what is "
-                 "in the exercise now is saved first.")
+    how = "`restore(N)` in a cell" if platform.here().browser else "`cqrs-kata restore N`"
+    lines.append(f"Restore one with {how} (N from the first column); what is in the exercise "
+                 "now is saved first.")
     return text_report("\n".join(lines))
 
 

@@ -82,3 +82,26 @@ def test_a_browser_hint_does_not_send_the_learner_to_a_terminal() -> None:
     assert '`catchup("03")` in a cell' in last
     final = all_steps()[-1]
     assert "catchup" not in hint_lines(final, 1, len(final.task(1).hints))[-1]
+
+
+@pytest.mark.usefixtures("learner_mode")
+def test_in_a_browser_the_file_commands_point_to_cells_not_a_terminal(course: Path) -> None:
+    from cqrs_kata import platform
+
+    exercise = course / "exercises" / "step02.py"
+    exercise.write_text(exercise.read_text() + "\n# mine\n")
+    with platform.pretend(platform.BROWSER):
+        caught_up = repr(notebook.catchup("03"))
+        listing = repr(notebook.saved())
+    assert "terminal" not in caught_up and "run its check cell." in caught_up, caught_up
+    assert "`restore(N)` in a cell" in listing and "cqrs-kata" not in listing, listing
+
+
+def test_a_hint_panel_before_any_hint_keeps_its_lines_apart() -> None:
+    """Before the first click the HTML says no hint is shown yet, on lines of its own (it
+    once ran the title into the next sentence and dropped that line)."""
+    from cqrs_kata.course import get_step
+    from cqrs_kata.report import hint_html
+
+    html = hint_html(get_step("02"), 1, 0, in_notebook=True)
+    assert "</b><br>(no hint shown yet: try the check&#x27;s message first)<br><i>" in html, html

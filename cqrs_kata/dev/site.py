@@ -395,7 +395,7 @@ SETTINGS_OVERRIDES = {
 
 def drive_files(dest: Path, root: Path = ROOT) -> None:
     """The drive's contents, from the checkout ``root``: its solutions, stubs generated from
-    them (what ``make stubs`` makes), and the notebooks as git's index has them."""
+    them (what ``make stubs`` makes), the notebooks as git's index has them, and README.md."""
     for folder in ("solutions", "exercises", "notebooks"):
         (dest / folder).mkdir(parents=True)
     for path in sorted((root / "solutions").glob("*.py")):
@@ -404,6 +404,8 @@ def drive_files(dest: Path, root: Path = ROOT) -> None:
         solution = root / "solutions" / f"{step.module}.py"
         stub = make_stub(step, solution.read_text(encoding="utf-8"), f"solutions/{solution.name}")
         (dest / "exercises" / solution.name).write_text(stub, encoding="utf-8")
+    # The README too: "runs only in a local install … see README 'Start'" must lead somewhere.
+    shutil.copyfile(root / "README.md", dest / "README.md")
     committed = course_files(root)
     for name in committed.notebooks():
         text = committed.text(name)
