@@ -141,11 +141,14 @@ def test_site_checks_step02_offline_and_keeps_state(browser: BrowserContext, sit
     assert offline.outside() == [], f"the site reached past its server: {offline.outside()}"
 
 
-LOCAL_ONLY_NOTEBOOKS = {
-    "notebooks/01-one-model-first.ipynb": "runs only in a local install",
-    "notebooks/03-eventual-projection.ipynb": None,
-    "notebooks/05-durable-and-cross-process.ipynb": "runs only in a local install",
-    "notebooks/06-the-alternatives-measured.ipynb": "runs only in a local install",
+LOCAL_ONLY_NOTEBOOKS: dict[str, tuple[str, ...]] = {
+    "notebooks/01-one-model-first.ipynb": ("runs only in a local install",),
+    "notebooks/03-eventual-projection.ipynb": (),
+    # Section 4's rebuild repairs, here too, the view the naive projector double-counted.
+    "notebooks/05-durable-and-cross-process.ipynb": (
+        "runs only in a local install", "run again, it counts 3500 runs",
+        "after the last COMMIT: a reader sees 2500 runs; the truth is 2500"),
+    "notebooks/06-the-alternatives-measured.ipynb": ("runs only in a local install",),
 }
 """Notebooks whose browser run differs from a local one: 01 and 06 plot (no matplotlib here),
 05 starts processes and 06 PostgreSQL (neither here), 03's dashboard runs on the kernel's
@@ -172,9 +175,8 @@ def test_a_notebook_runs_top_to_bottom_in_the_site(browser: BrowserContext, site
         page.screenshot(path=str(shot), full_page=True)
         assert ran, f"Run All stopped at a failing cell in {notebook}: {errors[-1:]}"
         assert not [e for e in errors if "Traceback" in e or "Error" in e], errors
-        wanted = LOCAL_ONLY_NOTEBOOKS[notebook]
-        if wanted:
-            assert wanted in text, f"{notebook} does not say what runs only locally"
+        for wanted in LOCAL_ONLY_NOTEBOOKS[notebook]:
+            assert wanted in text, f"{notebook} does not show {wanted!r}"
     finally:
         page.close()
         server.shutdown()
