@@ -169,16 +169,17 @@ class _Play:
     cause: str = ""
     svc: Any = None
 
-    def fail(self, got: str, expected: str) -> HarnessFailure:
-        return HarnessFailure(self.steps, got, expected, _WHY.get(self.cause, ""))
+    def fail(self, got: str, expected: str, why: str = "") -> HarnessFailure:
+        """``why``: what is wrong, when it is not the last step's rule."""
+        return HarnessFailure(self.steps, got, expected, why or _WHY.get(self.cause, ""))
 
     def step(self, cause: str, text: str) -> None:
         self.cause = cause
         self.steps.append(text)
 
-    def expect(self, what: str, got: object, expected: object) -> None:
+    def expect(self, what: str, got: object, expected: object, why: str = "") -> None:
         if not same(got, expected):  # plain data: a learner's object cannot claim equality
-            raise self.fail(f"{what} is {got!r}", f"{expected!r}, as the model says")
+            raise self.fail(f"{what} is {got!r}", f"{expected!r}, as the model says", why)
 
     def look(self) -> None:
         """Compare everything a caller can observe with the model."""
@@ -193,8 +194,13 @@ class _Play:
         view = {t: s for t in TENANTS if (s := svc.read.summary(t))}
         self.expect("the view (every tenant's summary)", view, model.view())
         lag = svc.lag()
+        # Compared last: the log, the counters and the queue match the model, so a wrong lag
+        # is lag()'s own mistake, whatever the step before it was.
         self.expect("lag() (events, oldest_age)", (lag.events, lag.oldest_age),
-                    model.lag(self.clock.now))
+                    model.lag(self.clock.now),
+                    "lag() counts the events still queued (written - applied) and the age of "
+                    "the oldest of them (now - its recorded_at), (0, 0.0) when none waits; the "
+                    "log, written, applied and the queue all match the model, so lag() is off.")
 
     def refused(self, called: str, action: Any, errors: tuple[type[BaseException], ...]) -> None:
         try:

@@ -427,7 +427,9 @@ def drain_brings_the_view_up_to_the_truth(impl: ModuleType) -> None:
     expect_equal("drain() with five events queued", got, 5, "it returns how many it applied")
     expect_equal("the view after drain()", view(svc), folded(TENANTS_AND_STATUSES),
                  "after a full drain the view says what the write log says")
-    expect_equal("(len(queue), applied) after drain()", (len(svc.queue), svc.applied), (0, 5),
+    expect_equal("len(queue) after drain()", len(svc.queue), 0,
+                 "drain() with no limit takes every event it applies off the queue")
+    expect_equal("applied after drain()", svc.applied, 5,
                  "every event was applied, oldest first, so the last one applied is position 5")
 
 
@@ -506,15 +508,17 @@ def drain_notifies_whenever_applied_moves(impl: ModuleType) -> None:
 
 @STEP.check(task=3, backs=(LAG_LOOKS,))
 def lag_only_looks(impl: ModuleType) -> None:
-    """lag() changes nothing: it does not drain"""
+    """lag() counts the events waiting, and asking changes nothing"""
     clock = FakeClock(0.0)
     svc = service(impl, clock)
     backlog(impl, svc, TENANTS_AND_STATUSES[:3], clock)
     first = svc.lag()
     second = svc.lag()
-    expect_equal("lag() called twice in a row", (first, second),
-                 (impl.Lag(3, 3.0), impl.Lag(3, 3.0)),
-                 "three events recorded at 0, 1 and 2 wait at 3; asking must not apply them")
+    expect_equal("lag() at 3, with three events recorded at 0, 1 and 2 queued", first,
+                 impl.Lag(3, 3.0),
+                 "lag() counts the events still queued, and the age of the oldest of them")
+    expect_equal("lag() called again right after", second, first,
+                 "asking must not apply anything, so a second lag() says the same")
     expect_equal("positions queued after lag()", positions(svc), [1, 2, 3])
 
 
@@ -584,6 +588,10 @@ def wait_for_raises_after_its_timeout(impl: ModuleType) -> None:
     svc = service(impl)
     backlog(impl, svc, TENANTS_AND_STATUSES[:3])
     svc.drain(max_events=1)
+    expect_equal("(positions queued, applied) after drain(max_events=1)",
+                 (positions(svc), svc.applied), ([2, 3], 1),
+                 "drain(1) applies the oldest event and takes it off the queue (task 2); "
+                 "this check needs that before it can look at wait_for")
     called = "wait_for(3, timeout=0.2) with applied == 1 and nobody draining"
     start = time.monotonic()
     raised = expect_raises(called, partial(svc.wait_for, 3, 0.2), (impl.NotCaughtUp,),
