@@ -13,11 +13,13 @@ failure, since .ci/run installs it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,6 +68,23 @@ def site(chromium: str, tmp_path: Path) -> Path:
     return built
 
 
+@contextlib.contextmanager
+def served(browser: BrowserContext, site: Path) -> Iterator[tuple[Page, str]]:
+    """A page of ``browser`` and the address of ``site``, served on 127.0.0.1 with every other
+    request refused; on the way out, the test fails if any request left the site."""
+    server = serve(site)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    offline = Offline(base)
+    offline.attach(browser)
+    page = browser.new_page()
+    try:
+        yield page, base
+    finally:
+        page.close()
+        server.shutdown()
+    assert offline.outside() == [], f"the site reached past its server: {offline.outside()}"
+
+
 def _wait_for_file(page: Page, path: str, wanted: str, seconds: float = 20.0) -> str:
     """The drive's file once it contains ``wanted`` (the kernel's write reaches the browser's
     storage a moment after the cell returns)."""
@@ -90,55 +109,48 @@ def test_site_checks_step02_offline_and_keeps_state(browser: BrowserContext, sit
     wrong = solution.replace("return list(self.data)", "return self.data")
     assert wrong != solution, "solutions/step02.py changed: pick another mistake for this test"
 
-    server = serve(site)
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    offline = Offline(base)
-    offline.attach(browser)
-    page = browser.new_page()
-    try:
-        open_notebook(page, base, NOTEBOOK)
-        save_text(page, EXERCISE, solution)
-        run_all_cells(page)
-        report = check_result(page, CHECK_CELL)
-        assert f"{total} of {total} tasks pass" in report, report
-        assert report.count("✓") == total and "✗" not in report, report
-        code_cell(page, CHECK_CELL).screenshot(path=str(ARTIFACTS / "site-step02-pass.png"))
+    with served(browser, site) as (page, base):
+        try:
+            open_notebook(page, base, NOTEBOOK)
+            save_text(page, EXERCISE, solution)
+            run_all_cells(page)
+            report = check_result(page, CHECK_CELL)
+            assert f"{total} of {total} tasks pass" in report, report
+            assert report.count("✓") == total and "✗" not in report, report
+            code_cell(page, CHECK_CELL).screenshot(path=str(ARTIFACTS / "site-step02-pass.png"))
 
-        save_text(page, EXERCISE, wrong)
-        run_all_cells(page)
-        report = check_result(page, CHECK_CELL)
-        assert f"{total - 1} of {total} tasks pass" in report, report
-        assert re.search(r"✗\s*task 1\b", report), report
-        assert "all()" in report and "expected" in report, report  # what was called, expected
-        code_cell(page, CHECK_CELL).screenshot(path=str(ARTIFACTS / "site-step02-wrong.png"))
+            save_text(page, EXERCISE, wrong)
+            run_all_cells(page)
+            report = check_result(page, CHECK_CELL)
+            assert f"{total - 1} of {total} tasks pass" in report, report
+            assert re.search(r"✗\s*task 1\b", report), report
+            assert "all()" in report and "expected" in report, report  # what was called, expected
+            code_cell(page, CHECK_CELL).screenshot(path=str(ARTIFACTS / "site-step02-wrong.png"))
 
-        hints = code_cell(page, HINT_CELL).locator(".cqrs-hints")
-        button = hints.locator(".cqrs-next-hint")
-        expect(button).to_have_text(re.compile(r"^Show hint 1 of \d+$"))
-        button.click()
-        expect(button).to_have_text(re.compile(r"^Show hint 2 of \d+$"))
-        shown = hints.inner_text()
-        state = json.loads(_wait_for_file(page, STATE_FILE, '"02.1"'))
-        assert state == {"02.1": 1}, state
+            hints = code_cell(page, HINT_CELL).locator(".cqrs-hints")
+            button = hints.locator(".cqrs-next-hint")
+            expect(button).to_have_text(re.compile(r"^Show hint 1 of \d+$"))
+            button.click()
+            expect(button).to_have_text(re.compile(r"^Show hint 2 of \d+$"))
+            shown = hints.inner_text()
+            state = json.loads(_wait_for_file(page, STATE_FILE, '"02.1"'))
+            assert state == {"02.1": 1}, state
 
-        page.reload()
-        page.wait_for_function("() => !!window.jupyterapp")
-        wait_kernel_idle(page)
-        assert read_text(page, EXERCISE) == wrong, "the learner's exercise did not survive"
-        assert json.loads(read_text(page, STATE_FILE) or "{}") == state
-        run_all_cells(page)
-        check_result(page, CHECK_CELL)
-        expect(button).to_have_text(re.compile(r"^Show hint 2 of \d+$"))
-        assert hints.inner_text() == shown, "the hint shown before the reload is gone"
-        code_cell(page, HINT_CELL).screenshot(path=str(ARTIFACTS / "site-hint-after-reload.png"))
-    except Exception:
-        page.screenshot(path=str(ARTIFACTS / "site-failure.png"), full_page=True)
-        print("page text:", json.dumps(page.locator("body").inner_text()[-3000:]))
-        raise
-    finally:
-        page.close()
-        server.shutdown()
-    assert offline.outside() == [], f"the site reached past its server: {offline.outside()}"
+            page.reload()
+            page.wait_for_function("() => !!window.jupyterapp")
+            wait_kernel_idle(page)
+            assert read_text(page, EXERCISE) == wrong, "the learner's exercise did not survive"
+            assert json.loads(read_text(page, STATE_FILE) or "{}") == state
+            run_all_cells(page)
+            check_result(page, CHECK_CELL)
+            expect(button).to_have_text(re.compile(r"^Show hint 2 of \d+$"))
+            assert hints.inner_text() == shown, "the hint shown before the reload is gone"
+            after = ARTIFACTS / "site-hint-after-reload.png"
+            code_cell(page, HINT_CELL).screenshot(path=str(after))
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "site-failure.png"), full_page=True)
+            print("page text:", json.dumps(page.locator("body").inner_text()[-3000:]))
+            raise
 
 
 LOCAL_ONLY_NOTEBOOKS: dict[str, tuple[str, ...]] = {
@@ -161,13 +173,8 @@ def test_a_notebook_runs_top_to_bottom_in_the_site(browser: BrowserContext, site
     from cqrs_kata.dev.site_browser import error_outputs, run_all_and_wait
 
     ARTIFACTS.mkdir(exist_ok=True)
-    server = serve(site)
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    offline = Offline(base)
-    offline.attach(browser)
-    page = browser.new_page()
     shot = ARTIFACTS / f"site-{Path(notebook).stem[:2]}-run-all.png"
-    try:
+    with served(browser, site) as (page, base):
         open_notebook(page, base, notebook)
         ran = run_all_and_wait(page)
         errors = error_outputs(page)
@@ -177,10 +184,6 @@ def test_a_notebook_runs_top_to_bottom_in_the_site(browser: BrowserContext, site
         assert not [e for e in errors if "Traceback" in e or "Error" in e], errors
         for wanted in LOCAL_ONLY_NOTEBOOKS[notebook]:
             assert wanted in text, f"{notebook} does not show {wanted!r}"
-    finally:
-        page.close()
-        server.shutdown()
-    assert offline.outside() == [], f"the site reached past its server: {offline.outside()}"
 
 
 def test_every_step_passes_its_reference_in_the_site(browser: BrowserContext,
@@ -190,12 +193,7 @@ def test_every_step_passes_its_reference_in_the_site(browser: BrowserContext,
     from cqrs_kata.course import all_steps
     from cqrs_kata.dev.site_browser import timed_check
 
-    server = serve(site)
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    offline = Offline(base)
-    offline.attach(browser)
-    page = browser.new_page()
-    try:
+    with served(browser, site) as (page, base):
         open_notebook(page, base, NOTEBOOK)
         for step in all_steps():
             save_text(page, f"exercises/{step.module}.py",
@@ -204,7 +202,3 @@ def test_every_step_passes_its_reference_in_the_site(browser: BrowserContext,
             total = len(step.tasks)
             assert re.search(rf"\b{total} of {total} tasks pass", report), report
             assert "✗" not in report and "Traceback" not in report, report
-    finally:
-        page.close()
-        server.shutdown()
-    assert offline.outside() == [], f"the site reached past its server: {offline.outside()}"
