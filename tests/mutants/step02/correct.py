@@ -58,7 +58,11 @@ class MemoryWrite(RunsWrite):
     data: list[Run] = field(default_factory=list)
 
     def add(self, r: Run) -> None:
-        """Append ``r`` to ``self.data``. Never change or remove what is already there."""
+        """Append ``r`` to ``self.data``. Never change or remove what is already there.
+
+        ``r`` must be a ``Run``; anything else (a tuple, a dict, None) raises ``TypeError`` and
+        adds nothing, so the log never holds what a rebuild could not read.
+        """
         if not isinstance(r, Run):
             raise TypeError(f"add() takes a Run, got {r!r}; pass Run(tenant, status)")
         self.data.append(r)
@@ -101,9 +105,11 @@ def validate_name(what: str, value: object) -> str:
     """Return ``value`` if it is a usable tenant or status name, else raise a clear error.
 
     ``what`` is ``"tenant"`` or ``"status"``, for the message. A usable name is a ``str`` that is
-    not empty, not only white space, and at most ``MAX_NAME_LENGTH`` characters long.
+    not empty, not only white space, at most ``MAX_NAME_LENGTH`` characters long, and printable
+    (``value.isprintable()``: no newline, tab, other control character or lone surrogate, which
+    would break every table and file the name is shown in).
     Raise ``TypeError`` when ``value`` is not a ``str`` and ``ValueError`` otherwise; the
-    message names ``what``, shows what was given, and says what to pass instead.
+    message names ``what`` and shows what was given.
     """
     if not isinstance(value, str):
         raise TypeError(

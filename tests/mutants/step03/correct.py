@@ -59,11 +59,12 @@ def _is_int(value: object) -> bool:
 class QueuedRunService:
     """``record`` writes the truth and enqueues an event; ``drain`` brings the view up to date.
 
-    One lock guards the queue and the view together, so a projector thread may drain while
-    another thread records, and no event is ever applied twice or lost. That lock is
-    ``self._changed``, a ``threading.Condition``: hold it (``with self._changed:``) while
-    touching the queue, the counters or the view, and call ``self._changed.notify_all()``
-    whenever ``applied`` moves, so that readers in ``wait_for`` wake up.
+    One lock guards the write log, the queue and the view together, so a projector thread may
+    drain while another thread records, and no event is ever applied twice or lost. That lock
+    is ``self._changed``, a ``threading.Condition``: hold it (``with self._changed:``) while
+    touching the write log, the queue, the counters or the view, and call
+    ``self._changed.notify_all()`` whenever ``applied`` moves, so that readers in ``wait_for``
+    wake up.
     """
 
     write: RunsWrite
@@ -87,8 +88,11 @@ class QueuedRunService:
     def record(self, tenant: str, status: str) -> int:
         """Store the run as truth and enqueue its event; return the run's position.
 
-        Validate first (``validate_name``), so bad input changes nothing. Do not touch the
-        view: that is ``drain``'s job now.
+        The position is the run's place in the write log, counting from 1; the event carries
+        it, the tenant, the status and ``self.clock()`` at the time of recording. Validate
+        first (``validate_name``) and read the clock before changing anything, so that bad
+        input or a failing clock raises and changes nothing. Do not touch the view: that is
+        ``drain``'s job now.
         """
         run = Run(validate_name("tenant", tenant), validate_name("status", status))
         with self._changed:
@@ -102,8 +106,9 @@ class QueuedRunService:
         """Apply queued events to the view, oldest first; return how many were applied.
 
         With ``max_events`` apply at most that many. ``max_events`` must be None or an int
-        >= 0: anything else raises (TypeError or ValueError) and applies nothing. Keep
-        ``applied`` at the position of the last applied event, and notify waiting readers.
+        >= 0 (not a bool): anything else raises (TypeError or ValueError, naming
+        ``max_events``) and applies nothing. Keep ``applied`` at the position of the last
+        applied event, and notify waiting readers.
         """
         if max_events is not None:
             if not _is_int(max_events):
@@ -127,7 +132,11 @@ class QueuedRunService:
             return count
 
     def lag(self) -> Lag:
-        """How many events wait to be applied, and the age of the oldest (by ``clock``)."""
+        """How many events wait to be applied, and the age of the oldest (by ``clock``).
+
+        ``Lag(0, 0.0)`` when nothing waits, however long ago the last run was recorded.
+        Looking changes nothing.
+        """
         with self._changed:
             if not self.queue:
                 return Lag(0, 0.0)
@@ -137,10 +146,12 @@ class QueuedRunService:
         """Read-your-writes: return once the view has applied ``position``.
 
         Return at once when it already has. Otherwise wait (someone else drains) for at most
-        ``timeout`` seconds, then raise ``NotCaughtUp`` saying where the view got to.
-        Bad input raises at once and waits for nothing: ``position`` must be an int that was
-        written already (0 <= position <= ``written``), else waiting could never succeed;
-        ``timeout`` must be a number of seconds >= 0.
+        ``timeout`` seconds, waking at every drain and waiting again until ``position`` is
+        applied; then raise ``NotCaughtUp`` saying where the view got to and what was wanted.
+        Bad input raises at once and waits for nothing: ``position`` must be an int (not a
+        bool) that was written already (0 <= position <= ``written``), else waiting could never
+        succeed; ``timeout`` must be a number of seconds >= 0 (not a bool; ``float("inf")``
+        waits as long as it takes). Waiting changes nothing.
         """
         if not _is_int(position):
             raise TypeError(f"position must be an int, got {position!r}; pass what record() "
@@ -168,7 +179,8 @@ class QueuedRunService:
         """Recompute the view from ``write.all()`` and leave the queue consistent with it.
 
         Every run in the write store is in the rebuilt view, so no queued event may be
-        applied again afterwards: nothing is counted twice.
+        applied again afterwards: nothing is counted twice. Afterwards ``applied`` equals
+        ``written``, and readers waiting in ``wait_for`` are woken.
         """
         with self._changed:
             self.read.reset()

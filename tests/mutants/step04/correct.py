@@ -60,6 +60,10 @@ class View:
         - anything further ahead is a gap: an event in between never arrived, and counting
           this one would let the missing one be skipped forever. Raise ``ValueError`` saying
           which positions are missing (``missing()`` words it), and change nothing.
+
+        Check the event first: it must be an ``Event`` whose ``position`` is an int >= 1 (not a
+        bool, not ``2.0``) and whose tenant and status ``validate_name`` accepts; anything else
+        raises ``TypeError`` or ``ValueError`` and changes nothing, duplicate or not.
         """
         if not isinstance(event, Event) or type(event.position) is not int:
             raise TypeError(f"apply() takes an Event with an int position, got {event!r}")
@@ -116,11 +120,15 @@ class Projector:
 
         The live view is ``self.store.current``; keep nothing on the projector itself, since
         a crash throws the projector away and keeps only the store. The batch may hold
-        events the view already has (duplicates, replays, late ones): they count for
-        nothing. Check the whole batch *before* changing anything: a batch
-        that is not a list or tuple of ``Event``, holds a position that is not an int >= 1,
-        or leaves a gap (see ``View.apply``) raises TypeError or ValueError and leaves the
-        view exactly as it was. An empty batch is fine and returns 0.
+        events the view already has (duplicates, replays, late ones), in any order and more
+        than once: they count for nothing. Take the events in the batch's order; an event is
+        new when it is the next position after the last one applied, the batch's own earlier
+        events included. Check the whole batch *before* changing anything: a batch that is not
+        a list or tuple of ``Event``, holds a position that is not an int >= 1 (not a bool), an
+        event that is not the run at its position in the write log (``self.write.since``
+        reads it) or a position past the log's end, or leaves a gap (see ``View.apply``)
+        raises TypeError or ValueError and leaves the view exactly as it was. An empty batch
+        is fine and returns 0. Leave the caller's batch as it was.
         """
         if not isinstance(events, (list, tuple)):
             raise TypeError(f"a batch must be a list or tuple of Event, got "
@@ -164,14 +172,15 @@ class Projector:
         the counts. Call ``on_progress(done, total)`` (when given) each time ``every`` more
         positions are folded and when the last one is: with ``every=2`` and 5 runs that is
         ``(2, 5)``, ``(4, 5)``, ``(5, 5)``. For an empty log call it once with ``(0, 0)``.
+        ``total`` is the number of runs in the log when the rebuild began.
 
         Runs recorded while you were building (``on_progress`` may record and deliver) are
         in ``self.write.all()`` by the end: apply them to the new view too, so none is lost.
         Then make the new view live with one assignment to ``self.store.current``. Events
         delivered later at or below its checkpoint are skipped, so nothing counts twice.
 
-        ``on_progress`` must be callable or None and ``every`` an int >= 1; otherwise raise
-        TypeError or ValueError before doing anything.
+        ``on_progress`` must be callable or None and ``every`` an int >= 1 (not a bool);
+        otherwise raise TypeError or ValueError before doing anything.
         """
         if on_progress is not None and not callable(on_progress):
             raise TypeError(f"on_progress must be callable or None, got {on_progress!r}")

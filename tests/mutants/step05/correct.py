@@ -149,14 +149,19 @@ class DurableProjector:
         commit leaves the view and its checkpoint as they were, and a crash after it leaves
         both moved.
 
+        Positions can have holes: a PostgreSQL writer that rolls back uses up its number.
+
         Move the checkpoint only from the value this transaction read (``UPDATE checkpoints
-        SET position = ? WHERE view = ? AND position = ?``, or insert the view's row if it has
-        none): when no row changes, another projector got there first; roll back and raise
-        ``CheckpointMoved``. Two projectors on one view can then never both take a batch.
+        SET position = ? WHERE view = ? AND position = ?``, or, when the view has no row yet,
+        ``INSERT ... ON CONFLICT (view) DO NOTHING``): when no row changes, another projector
+        got there first; roll back and raise ``CheckpointMoved``. Two projectors on one view
+        can then never both take a batch.
 
         An event whose tenant or status ``validate_name`` refuses (a buggy writer put it in the
-        outbox directly) is a poison event: insert ``(view, position, reason)`` into
-        ``dead_letters`` instead of counting it, in the same transaction, and go on past it.
+        outbox directly) is a poison event: instead of counting it, insert ``(view, position,
+        reason)`` into ``dead_letters``, the reason being ``validate_name``'s message, in the
+        same transaction (``ON CONFLICT (view, position) DO NOTHING``: a rebuild may have set it
+        aside already), and go on past it.
 
         Return 0 when there is nothing after the checkpoint. ``limit`` must be an int from 1
         to ``MAX_BATCH`` (not a bool); otherwise raise TypeError or ValueError and change
@@ -208,7 +213,8 @@ class DurableProjector:
 
         ``events`` is how many events have a position after the checkpoint; ``oldest_age`` is
         ``self.clock()`` minus the ``recorded_at`` of the first of them (the lowest position),
-        0.0 when there is none, and never below 0.0.
+        0.0 when there is none or its ``recorded_at`` is not a number (a poison row), and never
+        below 0.0.
         """
         after = self.checkpoint()
         count, first = self.db.execute("SELECT COUNT(*), MIN(position) FROM outbox "
@@ -229,7 +235,8 @@ class DurableProjector:
         Fold the outbox into the rows of a scratch view named ``self.view + "~rebuild"``
         (cleared first), ``every`` positions per transaction, calling ``on_progress(done,
         total)`` after each (``total`` is the last position when the rebuild began; ``(0, 0)``
-        once for an empty outbox). Poison events count for nothing there either. Readers and
+        once for an empty outbox). Poison events count for nothing there either: set each aside
+        in ``dead_letters`` under the live view's name, as ``project_batch`` does. Readers and
         the projector keep using the live view meanwhile; writers keep writing.
 
         Then, in ONE transaction: fold the events recorded since, replace the live view's

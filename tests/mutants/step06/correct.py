@@ -88,8 +88,23 @@ class Workload:
 
 
 def refresh_summary(db: Database, clock: Clock = time.time) -> int:
-    """Rebuild ``summary`` from ``runs`` aside and swap it in, with its refresh row, in one
-    transaction; return how many runs it counted."""
+    """Rebuild ``summary`` from ``runs``; return how many runs it counted.
+
+    Call ``clock()`` once, before reading ``runs``: the summary is as of that moment. It must
+    return an int or float (not a bool) that is finite; otherwise raise TypeError or ValueError
+    and change nothing.
+
+    In ONE transaction: build the new summary aside, in a table ``summary_next`` (dropped
+    first if it is there), one row per tenant and status with ``n`` its number of runs; then
+    drop ``summary``, rename ``summary_next`` to ``summary``, and set the ``summary_refresh``
+    row (``id = 1``) to ``(clock's reading, runs counted)``. A reader on another connection
+    sees the old summary with the old refresh row, or the new with the new, whole: never a
+    missing table, a half-built summary, or a summary with another refresh's time. A crash at
+    any statement leaves the old ones.
+
+    Build first and swap last: on PostgreSQL, dropping ``summary`` locks out its readers until
+    the commit, so the swap should be the transaction's last, quick steps.
+    """
     now = clock()
     if isinstance(now, bool) or not isinstance(now, int | float):
         raise TypeError(f"clock() must give a number of seconds, got {type(now).__name__} "
@@ -112,7 +127,8 @@ def refresh_summary(db: Database, clock: Clock = time.time) -> int:
 
 
 def staleness(db: Database, clock: Clock = time.time) -> float:
-    """Seconds since the last refresh, never below 0.0; ``math.inf`` before the first one."""
+    """Seconds since the last refresh: ``clock()`` minus the recorded ``refreshed_at``, never
+    below 0.0; ``math.inf`` when the summary was never refreshed."""
     row = db.execute("SELECT refreshed_at FROM summary_refresh WHERE id = 1").fetchone()
     if row is None:
         return math.inf
@@ -120,7 +136,14 @@ def staleness(db: Database, clock: Clock = time.time) -> float:
 
 
 def summary(db: Database, tenant: str, clock: Clock = time.time) -> tuple[dict[str, int], float]:
-    """``({status: runs}, age)`` for ``tenant``, counts and age from the same refresh."""
+    """``({status: runs}, age)`` for ``tenant``, read from ``summary`` (``{}`` for a tenant it
+    does not hold), with its age in seconds as ``staleness`` computes it.
+
+    The counts and the age must belong to the same refresh, even when a refresh commits on
+    another connection in the middle of the call: read both in one statement (or one
+    transaction). ``tenant`` must be a name ``validate_name`` accepts; otherwise raise
+    TypeError or ValueError.
+    """
     validate_name("tenant", tenant)
     rows = db.execute(
         "SELECT r.refreshed_at, s.status, s.n FROM summary_refresh AS r "
@@ -135,7 +158,30 @@ def summary(db: Database, tenant: str, clock: Clock = time.time) -> tuple[dict[s
 
 
 def choose(workload: Workload, figures: Mapping[str, Figures]) -> str:
-    """The simplest option that serves ``workload``, from figures measured at its size."""
+    """The simplest option that serves ``workload``, from figures measured at its size.
+
+    ``figures`` maps option names (``cqrs_kata.alternatives.OPTIONS``) to their ``Figures``;
+    it must hold ``"table+index"``, ``"etl summary"`` and ``"projector counters"`` (others are
+    allowed, checked like these, and not used), each measured with ``rows`` equal to
+    ``workload.rows`` and filed under its own ``option``, and the last two with a
+    ``refresh_s``. Otherwise raise
+    TypeError (``workload`` not a ``Workload``, ``figures`` not a mapping, a value not a
+    ``Figures``) or ValueError (a name not in ``OPTIONS``, a missing one, a figure filed under
+    another name, measured at another size, or without its ``refresh_s``).
+
+    The rules, in this order, the first that holds deciding. Strong consistency first: when
+    ``allowed_staleness_s == 0``, answer ``"table+index"`` (only the truth is never stale).
+    Simplest wins: when ``reads_per_s * read_p50_s`` of ``"table+index"`` is at most
+    ``CHEAP_ENOUGH`` (0.1 s of work per second, a tenth of a core), answer ``"table+index"``.
+    When ``refresh_s`` of ``"etl summary"`` is at most half of ``allowed_staleness_s``, answer
+    ``"etl summary"``. When ``writes_per_s * refresh_s`` of ``"projector counters"`` is at most
+    half of ``rows``, answer ``"projector counters"``. Otherwise raise ``NothingFits``.
+
+    Why: a job started every half of the allowed staleness that takes at most as long keeps
+    every answer within it. A projector's ``refresh_s`` projects ``rows`` events, so at
+    ``writes_per_s`` it is busy ``writes_per_s * refresh_s / rows`` of the time; at most half
+    leaves room to catch up after a pause.
+    """
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be a Workload, got {type(workload).__name__}")
     if not isinstance(figures, Mapping):
