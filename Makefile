@@ -19,7 +19,7 @@ UV_VERSION := 0.13.9
 # JupyterLab refuses to run as root unless told; containers often run as root.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup lab test lint typecheck checks notebooks stubs bench site site-serve
+.PHONY: setup lab test quick lint typecheck checks notebooks stubs bench site site-serve
 
 setup: $(STAMP)
 
@@ -39,6 +39,12 @@ lab: $(STAMP)
 
 test: lint typecheck checks
 
+# The edit loop, under a minute: ruff, mypy, and every test that is neither slow nor a browser's
+# (left out: the notebooks, the mutation suites, the runner's attack and isolation tests, the
+# kill storms, step 06's measurements, the benchmarks, the wheelhouse and Chromium).
+quick: lint typecheck
+	$(BIN)/pytest -n auto --dist loadfile -m "not slow and not browser"
+
 # ruff and mypy on the .py files git tracks: a learner's scratch.py is not the course's.
 lint: $(STAMP)
 	$(BIN)/python -m cqrs_kata.dev.lint ruff
@@ -47,9 +53,12 @@ typecheck: $(STAMP)
 	$(BIN)/python -m cqrs_kata.dev.lint mypy
 
 # Every test in tests/ and every notebook in notebooks/ that git tracks, notebooks as committed
-# (nbval compares saved outputs); conftest.py decides what is collected.
+# (nbval compares saved outputs); conftest.py decides what is collected. pytest-xdist runs one
+# worker per core and gives each file to one worker whole (--dist loadfile): a notebook's cells
+# share a kernel, and the mutation suites and the site's tests share what they build once.
+# (Not --dist loadgroup: with pytest 9.2 its xdist_group marks silently stop grouping.)
 checks: $(STAMP)
-	$(BIN)/pytest --nbval --nbval-current-env
+	$(BIN)/pytest --nbval --nbval-current-env -n auto --dist loadfile
 
 # Step 06's comparison on this machine (about a minute): table and plots in bench-results/.
 # More: make bench BENCH_FLAGS=--large

@@ -1,6 +1,6 @@
 """Applies to every pytest run here, tests/ and notebooks/ alike.
 
-Only the course's files are collected: those in git's index (cqrs_kata/dev/course_files.py), so
+Only the course's files are collected: those in git's index (cqrs_kata/course/tracked.py), so
 a learner's own files (a duplicated notebook, test_scratch.py) never are. Course notebooks are
 validated (under nbval) as the index has them, whatever JupyterLab saved, renamed or deleted.
 
@@ -26,9 +26,9 @@ from typing import Any
 import nbval.plugin
 import pytest
 
+from cqrs_kata.course.tracked import course_files, read_notebook
 from cqrs_kata.dev import use_pristine_course
-from cqrs_kata.dev.course_files import course_files, read_notebook
-from cqrs_kata.notebook import VERIFY_ENV
+from cqrs_kata.learner.notebook import VERIFY_ENV
 
 ROOT = Path(__file__).resolve().parent
 COURSE = course_files(ROOT)

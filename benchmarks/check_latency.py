@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from cqrs_kata.course import all_steps
+from cqrs_kata.course.structure import all_steps
 from cqrs_kata.dev import pristine_course
-from cqrs_kata.isolation import limits
+from cqrs_kata.runner.isolation import limits
 
 
 def time_runs(command: list[str], env: dict[str, str], runs: int) -> list[float]:

@@ -16,11 +16,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from cqrs_kata.contract import contract
-from cqrs_kata.course import all_steps, get_step
+from cqrs_kata.course.contract import contract
+from cqrs_kata.course.structure import all_steps, get_step
 from cqrs_kata.dev import pristine_course
-from cqrs_kata.dev.mutants import MUTANTS, mutant_source
-from cqrs_kata.runner import run_step
+from cqrs_kata.runner.run import run_step
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: a checkout's
+from tests.support.mutants import MUTANTS, mutant_source
 
 
 def caught(step: str) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""How long step 05 waits for its throwaway PostgreSQL server (cqrs_kata.postgres.dsn()).
+"""How long step 05 waits for its throwaway PostgreSQL server (cqrs_kata.db.postgres.dsn()).
 
 Usage: python benchmarks/postgres_start.py [RUNS]
 Each run is a new process without CQRS_KATA_PG_DSN, as a notebook kernel or a test run is:
@@ -15,12 +15,12 @@ import subprocess
 import sys
 import time
 
-from cqrs_kata.postgres import DSN_ENV
+from cqrs_kata.db.postgres import DSN_ENV
 
 CHILD = """
 import time
 t = time.perf_counter()
-from cqrs_kata.postgres import dsn
+from cqrs_kata.db.postgres import dsn
 dsn()
 print(time.perf_counter() - t)
 """

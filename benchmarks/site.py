@@ -24,9 +24,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cqrs_kata.course import all_steps
+from cqrs_kata.course.structure import all_steps
 from cqrs_kata.dev.site import ROOT, SiteError, build, serve, size_bytes
-from cqrs_kata.dev.site_browser import (
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: a checkout's
+from tests.support.site_browser import (
     Offline,
     check_result,
     open_notebook,
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 
 NOTEBOOK = "notebooks/02-split-truth-from-views.ipynb"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-"""As tests/browser.py launches it."""
+"""As tests/support/browser.py launches it."""
 
 
 def time_checks(page: Page, runs: int) -> list[float]:

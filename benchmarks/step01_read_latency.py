@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 
-from cqrs_kata.read_latency import TENANTS, header, measure, row
+from cqrs_kata.steps.step01.read_latency import TENANTS, header, measure, row
 
 GOAL = 1000
 

@@ -13,7 +13,8 @@
     .venv/bin/pip install 'eventsourcing>=9.4,<10'               # for the anchor (or '.[bench]')
 
 Prints the numbers; nothing here is a test (timings depend on the machine). PostgreSQL is
-``$CQRS_KATA_PG_DSN`` or a throwaway server (cqrs_kata.postgres); without one its rows say why.
+``$CQRS_KATA_PG_DSN`` or a throwaway server (cqrs_kata.db.postgres); without one its rows say
+why.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from cqrs_kata.db import Database, open_database
+from cqrs_kata.steps.step05.projector_process import PROJECTOR
 from solutions.step05 import DurableLog, DurableProjector
 
 print = functools.partial(print, flush=True)  # figures as they come, even into a pipe
@@ -103,8 +105,8 @@ def latency(where: str, samples: int) -> list[float]:
     rng = random.Random(5)
     db = open_database(where)
     log, view = DurableLog(db), DurableProjector(db, "latency")
-    proc = subprocess.Popen([sys.executable, "-m", "cqrs_kata.projector_process", where,
-                             "--view", "latency"], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", PROJECTOR, where, "--view", "latency"],
+                            stdout=subprocess.DEVNULL)
     seen: list[float] = []
     try:
         def visible(position: int, started: float) -> float:
@@ -247,7 +249,7 @@ def main(n: int) -> None:
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     one_database("SQLite", str(folder / "bench.db"), n, quick)
     try:
-        from cqrs_kata.postgres import PostgresUnavailable, fresh_database
+        from cqrs_kata.db.postgres import PostgresUnavailable, fresh_database
 
         dsn = fresh_database("bench05")
     except (ImportError, PostgresUnavailable) as error:

@@ -5,7 +5,7 @@ catch-up, and the count of runs lost and counted twice, on SQLite and on Postgre
 
     .venv/bin/python benchmarks/step05_soak.py [runs] [kills]     # default 100000 200
 
-Prints the figures; the storm itself is cqrs_kata/dev/storm.py.
+Prints the figures; the storm itself is tests/support/storm.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cqrs_kata.dev.storm import storm
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: a checkout's
+from tests.support.storm import storm
 
 
 def main(runs: int, kills: int) -> int:
@@ -23,7 +24,7 @@ def main(runs: int, kills: int) -> int:
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)", flush=True)
     places = [("SQLite", str(Path(tempfile.mkdtemp(prefix="step05-soak-")) / "soak.db"))]
     try:
-        from cqrs_kata.postgres import PostgresUnavailable, fresh_database
+        from cqrs_kata.db.postgres import PostgresUnavailable, fresh_database
 
         places.append(("PostgreSQL", fresh_database("soak05")))
     except (ImportError, PostgresUnavailable) as error:

@@ -7,7 +7,7 @@ on a lock), and each option's write overhead as a ratio to a bare append.
 
 Prints the table and the headlines; nothing here is a test (timings depend on the machine).
 ``cqrs-kata bench`` runs the whole sweep and draws the plots. PostgreSQL is
-``$CQRS_KATA_PG_DSN`` or a throwaway server (cqrs_kata.postgres); without one, it says why.
+``$CQRS_KATA_PG_DSN`` or a throwaway server (cqrs_kata.db.postgres); without one, it says why.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from __future__ import annotations
 import sys
 import time
 
-from cqrs_kata import alternatives, postgres
+from cqrs_kata.db import postgres
+from cqrs_kata.steps.step06 import alternatives
 
 
 def main(argv: list[str]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cqrs_kata.notebook import catchup, check, hint, progress, reset, restore, saved
+    from cqrs_kata.learner.notebook import catchup, check, hint, progress, reset, restore, saved
 
 __all__ = ["catchup", "check", "hint", "progress", "reset", "restore", "saved"]
 
@@ -17,7 +17,7 @@ __all__ = ["catchup", "check", "hint", "progress", "reset", "restore", "saved"]
 def __getattr__(name: str) -> object:
     # Imported on first use, so that `cqrs-kata` on the command line starts fast.
     if name in __all__:
-        from cqrs_kata import notebook
+        from cqrs_kata.learner import notebook
 
         return getattr(notebook, name)
     raise AttributeError(f"module 'cqrs_kata' has no attribute {name!r}")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from cqrs_kata.course.paths import ROOT_ENV, STATE_ENV
+from cqrs_kata.db.postgres import PostgresUnavailable, fresh_database
 from cqrs_kata.dev import pristine_course
-from cqrs_kata.paths import ROOT_ENV, STATE_ENV
-from cqrs_kata.postgres import PostgresUnavailable, fresh_database
-from tests.browser import browser, chromium, lab  # noqa: F401 - fixtures for browser tests
+from tests.support.browser import browser, chromium, lab  # noqa: F401 - fixtures for browser tests
 
 ROOT = Path(__file__).resolve().parent.parent
 

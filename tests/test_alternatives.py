@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from cqrs_kata import alternatives, cli
-from cqrs_kata.alternatives import (
+from cqrs_kata.db import Database, DatabaseError, PostgresDatabase, SQLiteDatabase, truth
+from cqrs_kata.learner import cli
+from cqrs_kata.steps.step06 import alternatives
+from cqrs_kata.steps.step06.alternatives import (
     OPTIONS,
     EtlSummary,
     MatviewConcurrently,
@@ -22,7 +24,9 @@ from cqrs_kata.alternatives import (
     scratch_database,
     workload,
 )
-from cqrs_kata.db import Database, DatabaseError, PostgresDatabase, SQLiteDatabase, truth
+
+# make quick leaves these out: step 06's measurements, on SQLite and PostgreSQL.
+pytestmark = pytest.mark.slow
 
 ROWS = 3000
 
@@ -209,7 +213,7 @@ def test_bench_refuses_nonsense_sizes(capsys: pytest.CaptureFixture[str]) -> Non
 def test_write_overhead_survives_a_clock_too_coarse_for_one_write() -> None:
     """A browser's clock rounds to 0.1 ms, so most bare appends take "0 s": the overhead is
     then the ratio of the totals, not a division by a zero median."""
-    from cqrs_kata.alternatives import _overhead
+    from cqrs_kata.steps.step06.alternatives import _overhead
 
     assert _overhead([2e-6, 4e-6, 6e-6], [1e-6, 2e-6, 3e-6]) == pytest.approx(2.0)
     assert _overhead([1e-4, 0.0, 1e-4, 1e-4], [0.0, 0.0, 1e-4, 0.0]) == pytest.approx(3.0)
@@ -223,7 +227,7 @@ def test_per_call_times_what_a_coarse_clock_rounds_to_zero() -> None:
     import math
     import time
 
-    from cqrs_kata import read_latency
+    from cqrs_kata.steps.step01 import read_latency
 
     def coarse() -> float:
         return math.floor(time.perf_counter() / 1e-4) * 1e-4

@@ -20,19 +20,21 @@ from typing import Any, NoReturn
 import nbformat
 import pytest
 
-from cqrs_kata import (
-    alternatives,
-    durable_demo,
-    files,
-    notebook,
-    platform,
-    postgres,
-    read_latency,
-)
-from cqrs_kata.course import Check, Step, Task, all_steps, get_step
-from cqrs_kata.report import NO_TIME_LIMIT, progress_report, step_report
-from cqrs_kata.runner import CheckResult, StepResult, TaskResult, run_step
-from cqrs_kata.stubs import stub_for
+from cqrs_kata import platform
+from cqrs_kata.course import files
+from cqrs_kata.course.structure import Check, Step, Task, all_steps, get_step
+from cqrs_kata.course.stubs import stub_for
+from cqrs_kata.db import postgres
+from cqrs_kata.learner import notebook
+from cqrs_kata.runner.report import NO_TIME_LIMIT, progress_report, step_report
+from cqrs_kata.runner.run import CheckResult, StepResult, TaskResult, run_step
+from cqrs_kata.steps.step01 import read_latency
+from cqrs_kata.steps.step05 import demo
+from cqrs_kata.steps.step06 import alternatives
+
+# make quick leaves these out: every step and notebook with threads, processes and PostgreSQL
+# pretended away.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -165,9 +167,9 @@ def test_a_task_with_nothing_to_check_here_is_not_passing_and_blocks_nothing() -
 def test_notebook_helpers_say_they_run_only_in_a_local_install(
         browser_kernel: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     local = "runs only in a local install"
-    assert durable_demo.processes_unavailable() == f"{local}: {PROCESSES}; see README 'Start'"
-    with pytest.raises(durable_demo.LocalOnly, match=f"^a projector process {local}: "):
-        durable_demo.ProjectorProcess(tmp_path / "x.db")
+    assert demo.processes_unavailable() == f"{local}: {PROCESSES}; see README 'Start'"
+    with pytest.raises(demo.LocalOnly, match=f"^a projector process {local}: "):
+        demo.ProjectorProcess(tmp_path / "x.db")
     assert postgres.unavailable_reason() == (f"{local}: needs a PostgreSQL server, "
                                              "which a browser kernel cannot; see README 'Start'")
     plotting = (f"Plotting {local}: draws plots with matplotlib, which this browser kernel does "
@@ -242,7 +244,7 @@ def test_a_drive_that_cannot_rename_gets_the_file_written_in_place(
 
 
 def test_the_contract_table_marks_what_a_browser_kernel_does_not_check() -> None:
-    from cqrs_kata.contract import contract_lines
+    from cqrs_kata.course.contract import contract_lines
 
     lines = contract_lines(get_step("03"))
     only_local = [line for line in lines if line.endswith("[checked only in a local install]")]

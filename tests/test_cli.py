@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cqrs_kata import cli
-from cqrs_kata.course import all_steps
+from cqrs_kata.course.structure import all_steps
+from cqrs_kata.learner import cli
 
 SOLUTION_02 = Path(__file__).resolve().parent.parent / "solutions" / "step02.py"
 

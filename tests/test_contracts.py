@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cqrs_kata import cli
-from cqrs_kata.contract import contract, contract_places, docstrings, problems
-from cqrs_kata.course import Step, all_steps
+from cqrs_kata.course.contract import contract, contract_places, docstrings, problems
+from cqrs_kata.course.structure import Step, all_steps
+from cqrs_kata.learner import cli
 
 STEPS = [pytest.param(s, id=f"step{s.number}") for s in all_steps()]
 
@@ -24,12 +24,12 @@ def test_the_contract_table_is_whole(step: Step) -> None:
 @pytest.mark.parametrize("step", STEPS)
 def test_every_rule_is_in_the_learners_stub_too(step: Step) -> None:
     """The stub is generated from the solution; the contract it shows must be the same."""
-    from cqrs_kata.runner import module_path
-    from cqrs_kata.stubs import stub_for
+    from cqrs_kata.course.stubs import stub_for
+    from cqrs_kata.runner.run import module_path
 
     assert module_path(step, "solutions").is_file()
     stub_rules = {(s.where, s.text) for s in contract(step)}
-    from cqrs_kata.contract import docstrings, sentences
+    from cqrs_kata.course.contract import docstrings, sentences
 
     docs = docstrings(stub_for(step))
     for where, text in stub_rules:
@@ -59,7 +59,7 @@ def test_contract_command_prints_rules_and_checks(capsys: pytest.CaptureFixture[
 
 
 MUTANTS = Path(__file__).resolve().parent / "mutants"
-"""This tree's mutation suite (``cqrs_kata.dev.mutants.MUTANTS`` is the installed checkout's)."""
+"""This tree's mutation suite (the one beside this file, wherever the tests run from)."""
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 
 MUTATION_STEPS = [pytest.param(s, id=f"step{s.number}") for s in all_steps()

@@ -11,8 +11,8 @@ from types import ModuleType
 
 import pytest
 
-from cqrs_kata.course import Check, all_steps, get_step
-from cqrs_kata.runner import Target, load_module, module_path
+from cqrs_kata.course.structure import Check, all_steps, get_step
+from cqrs_kata.runner.run import Target, load_module, module_path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = [c for s in all_steps() for c in s.checks]

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cqrs_kata.dev.course_files import course_files
+from cqrs_kata.course.tracked import course_files
 from cqrs_kata.dev.lint import command
 
 

@@ -23,8 +23,8 @@ import pytest
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import KernelManager
 
-from cqrs_kata.widgets import Dashboard, Snapshot
-from cqrs_kata.widgets import dashboard as dashboard_module
+from cqrs_kata.steps.step03 import dashboard as dashboard_module
+from cqrs_kata.steps.step03.dashboard import Dashboard, Snapshot
 from solutions.step03 import MemoryRead, MemoryWrite, QueuedRunService, Run
 
 
@@ -498,7 +498,7 @@ def kernel() -> Iterator[Kernel]:
     started = Kernel()
     try:
         started.execute("import threading\n"
-                        "from cqrs_kata.widgets import Dashboard\n"
+                        "from cqrs_kata.steps.step03.dashboard import Dashboard\n"
                         "from solutions.step03 import MemoryRead, MemoryWrite, QueuedRunService\n"
                         "threads = threading.active_count()")
         yield started

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser import ARTIFACTS, Lab
+from tests.support.browser import ARTIFACTS, Lab
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Locator, Page

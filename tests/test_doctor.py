@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cqrs_kata import doctor
-from cqrs_kata.paths import ROOT_ENV, STATE_ENV, CourseNotFound
+from cqrs_kata.course.paths import ROOT_ENV, STATE_ENV, CourseNotFound
+from cqrs_kata.learner import doctor
 
 ROOT = Path(__file__).resolve().parent.parent
 Usage = namedtuple("Usage", "total used free")
@@ -122,7 +122,7 @@ def test_a_check_that_breaks_is_a_problem_and_the_rest_still_run() -> None:
 
 def test_doctor_on_this_machine() -> None:
     environment = {k: v for k, v in os.environ.items() if k not in (ROOT_ENV, STATE_ENV)}
-    done = subprocess.run([sys.executable, "-m", "cqrs_kata.cli", "doctor"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "cqrs_kata.learner.cli", "doctor"], cwd=ROOT,
                           env=environment, capture_output=True, text=True, timeout=300,
                           check=False)
     lines = done.stdout.splitlines()

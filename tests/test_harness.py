@@ -8,8 +8,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from cqrs_kata import harness
-from cqrs_kata.harness import HarnessFailure, Subject, attack
+from cqrs_kata.steps import driver
+from cqrs_kata.steps.driver import HarnessFailure
+from cqrs_kata.steps.step04 import harness
+from cqrs_kata.steps.step04.harness import Subject, attack
 from solutions.step03 import Event
 from solutions.step04 import ProgressCallback, Projector, ViewStore
 
@@ -95,11 +97,11 @@ def test_bad_arguments_are_refused(kwargs: dict[str, object], message: str) -> N
 
 
 def test_bad_example_count_in_the_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(harness.EXAMPLES_ENV, "lots")
+    monkeypatch.setenv(driver.EXAMPLES_ENV, "lots")
     with pytest.raises(ValueError, match="CQRS_KATA_HARNESS_EXAMPLES='lots' is not a whole"):
         attack(REFERENCE)
-    monkeypatch.setenv(harness.EXAMPLES_ENV, "7")
-    assert harness.examples_wanted() == 7
+    monkeypatch.setenv(driver.EXAMPLES_ENV, "7")
+    assert driver.examples_wanted() == 7
 
 
 def test_a_subject_that_cannot_build_anything_is_refused() -> None:

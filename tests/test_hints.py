@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cqrs_kata import cli, kata, notebook
-from cqrs_kata.widgets.hints import HintPanel
+from cqrs_kata.learner import cli, kata, notebook
+from cqrs_kata.learner.hints import HintPanel
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from cqrs_kata.dev.course_files import course_files
+from cqrs_kata.course.tracked import course_files
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = course_files(ROOT)
@@ -33,8 +33,9 @@ COMMANDS = {
     "validate": [*NBVAL, "-rA", BROKEN, OUTPUTS],
 }
 
-pytestmark = pytest.mark.skipif(
-    COURSE.tracked is None, reason="not a git checkout: a learner's files cannot be told apart")
+# make quick leaves these out: a JupyterLab server started to see what it lints and collects.
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    COURSE.tracked is None, reason="not a git checkout: a learner's files cannot be told apart")]
 
 
 def _git(root: Path, *args: str) -> None:

@@ -1,5 +1,5 @@
 """Kill storms: step 05's reference with real processes and real SIGKILLs, on SQLite and on
-PostgreSQL (the logic lives in cqrs_kata.dev.storm, shared with benchmarks/step05_soak.py).
+PostgreSQL (the logic lives in tests.support.storm, shared with benchmarks/step05_soak.py).
 
 Each storm ends with a final catch-up and asks for the view to equal ``truth(db)`` exactly:
 nothing lost, nothing counted twice, no run without its event. These are bounded versions of
@@ -16,8 +16,12 @@ from pathlib import Path
 import pytest
 
 from cqrs_kata.db import open_database, view_counts
-from cqrs_kata.dev.storm import WRITER_KILL_POINTS, catch_up, check, storm
+from cqrs_kata.steps.step05.projector_process import PROJECTOR
 from solutions.step05 import DurableLog
+from tests.support.storm import WRITER_KILL_POINTS, catch_up, check, storm
+
+# make quick leaves these out: processes killed at random, on SQLite and PostgreSQL.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -46,8 +50,7 @@ def test_two_projector_processes_on_one_view_at_once(where: str) -> None:
     well and the view is exact."""
     db = open_database(where)
     DurableLog(db).record_many([(f"t{i % 9}", "ok") for i in range(6000)])
-    command = [sys.executable, "-m", "cqrs_kata.projector_process", where, "--batch", "7",
-               "--until-caught-up"]
+    command = [sys.executable, "-m", PROJECTOR, where, "--batch", "7", "--until-caught-up"]
     both = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in both]
@@ -65,7 +68,7 @@ def test_a_writer_killed_mid_transaction_leaves_no_half_written_run(where: str) 
     points = [p for p in WRITER_KILL_POINTS  # SQLite's BEGIN IMMEDIATE is its table lock
               if db.dialect == "postgresql" or not p.startswith("LOCK")]
     for kill_at in [f"{point}#{n}" for point in points for n in (1, 7)]:
-        command = [sys.executable, "-m", "cqrs_kata.dev.storm", "write", where, "--writer",
+        command = [sys.executable, "-m", "tests.support.storm", "write", where, "--writer",
                    "1", "--runs", "400", "--kill-at", kill_at]
         done = subprocess.run(command, capture_output=True, text=True, timeout=60,
                               check=False)
@@ -91,13 +94,13 @@ def test_replays_and_rebuilds_again_and_again_change_nothing(where: str) -> None
         assert done.returncode in (0, -signal.SIGKILL), done.stderr[-2000:]
         return done.returncode
 
-    projector = ("cqrs_kata.projector_process", where, "--until-caught-up", "--batch", "50")
+    projector = (PROJECTOR, where, "--until-caught-up", "--batch", "50")
     for i in range(3):
         assert run(*projector) == 0
-        assert run("cqrs_kata.dev.storm", "rebuild", where, "--every", "300", "--kill-at",
+        assert run("tests.support.storm", "rebuild", where, "--every", "300", "--kill-at",
                    ("DELETE FROM counts#2", "UPDATE counts", "COMMIT#4")[i]) == -9
         assert (view_counts(db, "dashboard"), check(db)) == state, f"round {i}"
-        assert run("cqrs_kata.dev.storm", "rebuild", where, "--every", "700") == 0
+        assert run("tests.support.storm", "rebuild", where, "--every", "700") == 0
         assert (view_counts(db, "dashboard"), check(db)) == state, f"round {i}"
     two = [subprocess.Popen([sys.executable, "-m", *projector], stdout=subprocess.DEVNULL)
            for _ in range(2)]

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from cqrs_kata import cli
-from cqrs_kata.course import get_step
+from cqrs_kata.course.structure import get_step
+from cqrs_kata.course.stubs import stub_for
 from cqrs_kata.dev import build_stubs
-from cqrs_kata.stubs import stub_for
+from cqrs_kata.learner import cli
 
 MINE = "# my own attempt\n"
 

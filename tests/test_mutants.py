@@ -2,7 +2,8 @@
 
 ``tests/mutants/stepNN/correct.py`` is a solution written independently of ``solutions/``;
 each ``mNN_*.diff`` beside it is that solution with one realistic mistake, kept as a unified diff
-so that a change of the course's contract is made once, in ``correct.py``. Each mutant breaks
+so that a change of its code is made once, in ``correct.py`` (whose docstrings are the
+solution's, word for word: ``tests/test_contracts.py``). Each mutant breaks
 one rule its step's docstrings or notebook state, and says so in its first two lines
 (``# MUTANT:`` what is wrong, in the learner's words; ``# RULE:`` the sentence it breaks). They
 were written from what a learner sees (stubs, notebooks, hints), without reading the checks.
@@ -19,20 +20,27 @@ Run with ``-rA`` to see, for each mutant, which task caught it and the first fai
 
 from __future__ import annotations
 
+import os
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
 import pytest
 
-from cqrs_kata.course import get_step
-from cqrs_kata.dev.mutants import MUTANTS, mutant_source
-from cqrs_kata.runner import CheckResult, StepResult, run_step
+from cqrs_kata.course.structure import get_step
+from cqrs_kata.runner.run import CheckResult, StepResult, run_step
+from tests.support.mutants import MUTANTS, mutant_source
+
+# make quick leaves these out: the mutation suites: every known-wrong solution checked.
+pytestmark = pytest.mark.slow
 
 STEPS = ("01", "02", "03", "04", "05", "06")
 REAL_VERDICTS = frozenset({"wrong", "error", "timeout"})
 MIN_MUTANTS_PER_STEP = 30
+STEP_SECONDS = 45.0
 
 TARGET_TASK: dict[str, dict[str, int]] = {
     # The task whose code a mutant breaks, from the first word(s) of its name.
@@ -140,14 +148,33 @@ def _check(step: str, source: Path) -> StepResult:
 
 
 @cache
-def _results() -> dict[Path, StepResult]:
-    """Every mutant and correct solution checked, several at a time: each check run is its own
-    process, and many of step 03's wrong answers spend their time waiting, not computing."""
-    files = [(step, path) for step, path in _mutant_files()]
-    files += [(step, MUTANTS / f"step{step}" / "correct.py") for step in STEPS]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        done = pool.map(lambda item: _check(*item), files)
-        return {path: result for (_, path), result in zip(files, done, strict=True)}
+def _results(step: str) -> dict[Path, StepResult]:
+    """Every mutant of ``step`` and its correct solution checked, several at a time: each check
+    run is its own process, and many of step 03's wrong answers spend their time waiting, not
+    computing (eight at once); the other steps compute, so four at once leave each run enough of
+    a core for its checks' time limits beside another pytest-xdist worker. This file runs on one
+    worker (make test's --dist loadfile), so each mutant is checked once."""
+    files = [path for s, path in _mutant_files() if s == step]
+    files.append(MUTANTS / f"step{step}" / "correct.py")
+    at_once = 8 if step == "03" else 4
+    with _step_budget(STEP_SECONDS), ThreadPoolExecutor(max_workers=at_once) as pool:
+        done = pool.map(lambda path: _check(step, path), files)
+        return dict(zip(files, done, strict=True))
+
+
+@contextmanager
+def _step_budget(seconds: float) -> Iterator[None]:
+    """The step's time budget set to ``seconds`` while its mutants are checked (a check's own
+    limit stays as a learner has it): eight step runs at once, beside another pytest-xdist
+    worker, get a fraction of a core each, and step 05's harness runs on database files."""
+    name = "CQRS_KATA_STEP_SECONDS"
+    before = os.environ.get(name)
+    os.environ[name] = before or str(seconds)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
 
 
 def _problems(result: StepResult) -> list[tuple[int, CheckResult]]:
@@ -188,7 +215,7 @@ def test_mutant_is_caught(step: str, path: Path) -> None:
     assert header[0].startswith("# MUTANT: ") and header[1].startswith("# RULE: "), path.name
     target = _target_task(step, path)
 
-    result = _results()[path]
+    result = _results(step)[path]
     print(header[0], header[1], _describe(result), sep="\n")
 
     assert result.load_error is None, f"the mutant does not even load: {result.load_error}"
@@ -210,6 +237,6 @@ def test_mutant_is_caught(step: str, path: Path) -> None:
 
 @pytest.mark.parametrize("step", STEPS)
 def test_independent_correct_solution_passes(step: str) -> None:
-    result = _results()[MUTANTS / f"step{step}" / "correct.py"]
+    result = _results(step)[MUTANTS / f"step{step}" / "correct.py"]
     print(_describe(result))
     assert result.ok, _describe(result)

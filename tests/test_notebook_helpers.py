@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cqrs_kata import notebook
-from cqrs_kata.course import all_steps
+from cqrs_kata.course.structure import all_steps
+from cqrs_kata.learner import notebook
 
 
 @pytest.fixture
@@ -69,8 +69,8 @@ def test_the_file_commands_work_from_a_cell(course: Path) -> None:
 
 def test_a_browser_hint_does_not_send_the_learner_to_a_terminal() -> None:
     from cqrs_kata import platform
-    from cqrs_kata.course import get_step
-    from cqrs_kata.report import hint_lines
+    from cqrs_kata.course.structure import get_step
+    from cqrs_kata.runner.report import hint_lines
 
     step = get_step("02")
     here = hint_lines(step, 1, 1, in_notebook=True)[-1]
@@ -100,8 +100,8 @@ def test_in_a_browser_the_file_commands_point_to_cells_not_a_terminal(course: Pa
 def test_a_hint_panel_before_any_hint_keeps_its_lines_apart() -> None:
     """Before the first click the HTML says no hint is shown yet, on lines of its own (it
     once ran the title into the next sentence and dropped that line)."""
-    from cqrs_kata.course import get_step
-    from cqrs_kata.report import hint_html
+    from cqrs_kata.course.structure import get_step
+    from cqrs_kata.runner.report import hint_html
 
     html = hint_html(get_step("02"), 1, 0, in_notebook=True)
     assert "</b><br>(no hint shown yet: try the check&#x27;s message first)<br><i>" in html, html

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from cqrs_kata.dev.course_files import course_files
-from tests.browser import ARTIFACTS, ROOT, Lab
+from cqrs_kata.course.tracked import course_files
+from tests.support.browser import ARTIFACTS, ROOT, Lab
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext

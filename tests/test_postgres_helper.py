@@ -1,4 +1,4 @@
-"""cqrs_kata.postgres: step 05's PostgreSQL, from $CQRS_KATA_PG_DSN or a throwaway server."""
+"""cqrs_kata.db.postgres: step 05's PostgreSQL, from $CQRS_KATA_PG_DSN or a throwaway server."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from cqrs_kata import postgres
-from cqrs_kata.postgres import DSN_ENV, PostgresUnavailable
+from cqrs_kata.db import postgres
+from cqrs_kata.db.postgres import DSN_ENV, PostgresUnavailable
 
 
 def test_dsn_gives_a_server_psycopg_can_query(pg_dsn: str) -> None:
@@ -49,7 +49,7 @@ def test_a_bad_dsn_in_the_environment_says_which_and_what_to_do(
 
 
 def test_a_child_process_uses_the_same_server(pg_dsn: str) -> None:
-    code = ("import psycopg; from cqrs_kata.postgres import dsn; "
+    code = ("import psycopg; from cqrs_kata.db.postgres import dsn; "
             "print(psycopg.connect(dsn()).execute('select current_database()').fetchone()[0])")
     child = subprocess.run([sys.executable, "-c", code], env={**os.environ, DSN_ENV: pg_dsn},
                            capture_output=True, text=True, timeout=60, check=False)
@@ -65,7 +65,7 @@ def test_a_server_whose_owner_was_killed_neither_blocks_nor_outlives_the_next_st
         pytest.skip(f"tests the throwaway server, and {DSN_ENV} may be set for want of one")
     env = {k: v for k, v in os.environ.items() if k not in (DSN_ENV, "XDG_RUNTIME_DIR")}
     owner = subprocess.Popen(
-        [sys.executable, "-c", "import time; from cqrs_kata.postgres import dsn; "
+        [sys.executable, "-c", "import time; from cqrs_kata.db.postgres import dsn; "
                                "print(dsn(), flush=True); time.sleep(120)"],
         env=env, stdout=subprocess.PIPE, text=True)
     assert owner.stdout is not None
@@ -75,7 +75,7 @@ def test_a_server_whose_owner_was_killed_neither_blocks_nor_outlives_the_next_st
     with psycopg.connect(orphan) as conn:  # pg_ctl started it detached: it runs on
         assert conn.execute("select 1").fetchone() == (1,)
 
-    code = "from cqrs_kata.postgres import dsn; print(dsn())"
+    code = "from cqrs_kata.db.postgres import dsn; print(dsn())"
     # A locale the machine lacks, as a learner's LANG often is in a container: initdb would
     # refuse it, and must not be handed it.
     nxt = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from cqrs_kata.course import Step, all_steps
-from cqrs_kata.dev.course_files import course_files
-from cqrs_kata.runner import run_step
-from cqrs_kata.stubs import write_stubs
+from cqrs_kata.course.structure import Step, all_steps
+from cqrs_kata.course.stubs import write_stubs
+from cqrs_kata.course.tracked import course_files
+from cqrs_kata.runner.run import run_step
 
 STEPS = [pytest.param(s, id=f"step{s.number}") for s in all_steps()]
 

@@ -6,8 +6,8 @@ import importlib.util
 import re
 from pathlib import Path
 
-from cqrs_kata import cli
-from cqrs_kata.dev.course_files import course_files
+from cqrs_kata.course.tracked import course_files
+from cqrs_kata.learner import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from cqrs_kata.course import get_step
+from cqrs_kata.course.structure import get_step
 from cqrs_kata.dev.site import SiteError, build, serve
-from cqrs_kata.dev.site_browser import (
+from tests.support.browser import ARTIFACTS, ROOT
+from tests.support.site_browser import (
     Offline,
     check_result,
     code_cell,
@@ -37,11 +38,11 @@ from cqrs_kata.dev.site_browser import (
     save_text,
     wait_kernel_idle,
 )
-from tests.browser import ARTIFACTS, ROOT
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
 
+# One worker runs this file whole (make test's --dist loadfile), so the site is built once a run.
 pytestmark = pytest.mark.browser
 
 NOTEBOOK = "notebooks/02-split-truth-from-views.ipynb"
@@ -51,9 +52,11 @@ HINT_CELL = 'hint("02")'
 STATE_FILE = ".cqrs-kata/hints.json"
 
 
-@pytest.fixture
-def site(chromium: str, tmp_path: Path) -> Path:
-    """The site, built from this checkout (downloads come from the build's cache)."""
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built once per run from this checkout (downloads come from the build's cache);
+    each test gets a browser of its own, so the drive it writes to starts empty."""
+    tmp_path = tmp_path_factory.mktemp("site")
     if shutil.which("npm") is None:
         reason = "npm (Node.js) is missing; it fetches Pyodide (apt-get install nodejs npm)"
         if os.environ.get("CI") == "true":
@@ -170,7 +173,7 @@ loop (no thread here). Each must run top to bottom; what cannot run here says so
 @pytest.mark.parametrize("notebook", sorted(LOCAL_ONLY_NOTEBOOKS))
 def test_a_notebook_runs_top_to_bottom_in_the_site(browser: BrowserContext, site: Path,
                                                    notebook: str) -> None:
-    from cqrs_kata.dev.site_browser import error_outputs, run_all_and_wait
+    from tests.support.site_browser import error_outputs, run_all_and_wait
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / f"site-{Path(notebook).stem[:2]}-run-all.png"
@@ -190,8 +193,8 @@ def test_every_step_passes_its_reference_in_the_site(browser: BrowserContext,
                                                      site: Path) -> None:
     """Each step's reference solution, saved as the learner's exercise, passes every task in
     the browser's Python; what cannot run there is named as local-only, never failed."""
-    from cqrs_kata.course import all_steps
-    from cqrs_kata.dev.site_browser import timed_check
+    from cqrs_kata.course.structure import all_steps
+    from tests.support.site_browser import timed_check
 
     with served(browser, site) as (page, base):
         open_notebook(page, base, NOTEBOOK)

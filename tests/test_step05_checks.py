@@ -1,6 +1,6 @@
 # ruff: noqa: E501  (the mutants quote the reference's lines, indentation included)
 """Step 05's checks against wrong solutions a learner plausibly writes, and the counter-examples
-of ``cqrs_kata.pitfalls``: each must be caught by the task whose code it breaks.
+of ``cqrs_kata.steps.step05.pitfalls``: each must be caught by the task whose code it breaks.
 
 Each mutant is the reference with one realistic mistake (a text replacement, so that it fails
 loudly here when the reference changes); the held-back mutants of ``tests/mutants/`` are
@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from cqrs_kata.course import get_step
-from cqrs_kata.expect import CheckFailed
-from cqrs_kata.runner import run_step
-from cqrs_kata.sandbox import load_module
+from cqrs_kata.course.expect import CheckFailed
+from cqrs_kata.course.loading import load_module
+from cqrs_kata.course.structure import get_step
+from cqrs_kata.runner.run import run_step
+
+# make quick leaves these out: step 05's wrong solutions, crashed at every statement.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = (ROOT / "solutions" / "step05.py").read_text(encoding="utf-8")
@@ -158,7 +161,7 @@ def test_mutant_is_caught_by_its_task(name: str, tmp_path: Path) -> None:
 
 NAIVE = '''
 
-from cqrs_kata.pitfalls import NaiveProjector as _Naive
+from cqrs_kata.steps.step05.pitfalls import NaiveProjector as _Naive
 
 
 def _naive_batch(self, limit=BATCH):
@@ -211,13 +214,13 @@ def test_the_naive_projector_fails_the_crash_checks(tmp_path: Path) -> None:
     assert "--kill-at" in said, said
     impl = loaded(tmp_path, "\nDurableProjector.project_batch = lambda self, limit=BATCH: "
                   "_Naive(self.db, self.view).project_batch(limit)\n"
-                  "from cqrs_kata.pitfalls import NaiveProjector as _Naive\n")
+                  "from cqrs_kata.steps.step05.pitfalls import NaiveProjector as _Naive\n")
     failure_of("a_crash_anywhere_in_a_batch_loses_and_doubles_nothing", impl)
 
 
 def test_the_dual_write_fails_the_atomicity_checks(tmp_path: Path) -> None:
     impl = loaded(tmp_path, '''
-from cqrs_kata.pitfalls import dual_write_record
+from cqrs_kata.steps.step05.pitfalls import dual_write_record
 
 
 def _dual(self, runs):

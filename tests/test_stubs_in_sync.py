@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from cqrs_kata.course import Step, all_steps
-from cqrs_kata.dev.course_files import course_files
-from cqrs_kata.stubs import stub_for, write_stubs
+from cqrs_kata.course.structure import Step, all_steps
+from cqrs_kata.course.stubs import stub_for, write_stubs
+from cqrs_kata.course.tracked import course_files
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -25,6 +25,9 @@ from packaging.utils import canonicalize_name
 
 from cqrs_kata.dev import kit
 
+# make quick leaves these out: a wheelhouse built and installed into a fresh venv.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 NOWHERE = "http://127.0.0.1:9/simple"
 """The discard port on loopback: nothing listens, so a connection is refused at once."""

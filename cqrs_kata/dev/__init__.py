@@ -6,8 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
-from cqrs_kata.paths import ROOT_ENV, STATE_ENV, course_root
-from cqrs_kata.stubs import write_stubs
+from cqrs_kata.course.paths import ROOT_ENV, STATE_ENV, course_root
+from cqrs_kata.course.stubs import write_stubs
 
 
 def pristine_course(dest: Path) -> Path:

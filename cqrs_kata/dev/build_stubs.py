@@ -12,12 +12,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cqrs_kata.course import all_steps
-from cqrs_kata.dev.course_files import course_files
-from cqrs_kata.files import FileProblem, replace
-from cqrs_kata.paths import course_root
-from cqrs_kata.runner import module_path
-from cqrs_kata.stubs import StubError, stub_for
+from cqrs_kata.course.files import FileProblem, replace
+from cqrs_kata.course.paths import course_root
+from cqrs_kata.course.structure import all_steps
+from cqrs_kata.course.stubs import StubError, stub_for
+from cqrs_kata.course.tracked import course_files
+from cqrs_kata.runner.run import module_path
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,10 +1,9 @@
 """Re-run the course's notebooks and save their outputs (``make notebooks``).
 
-The course's notebooks are those git tracks (see course_files.py; `git add` a new one first),
-not a learner's copies; their working copies are run and saved, since refreshing them is what a
-maintainer is doing. They run against a pristine copy of the course, as nbval does in
-``make test``, so the saved outputs are the ones nbval compares with.
-"""
+The course's notebooks are those git tracks (see ``cqrs_kata/course/tracked.py``; `git add` a new
+one first), not a learner's copies; their working copies are run and saved, since refreshing them
+is what a maintainer is doing. They run against a pristine copy of the course, as nbval does in
+``make test``, so the saved outputs are the ones nbval compares with."""
 
 from __future__ import annotations
 
@@ -15,9 +14,9 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from cqrs_kata.course.paths import course_root
+from cqrs_kata.course.tracked import course_files
 from cqrs_kata.dev import use_pristine_course
-from cqrs_kata.dev.course_files import course_files
-from cqrs_kata.paths import course_root
 
 
 def main(names: list[str]) -> int:

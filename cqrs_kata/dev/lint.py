@@ -1,9 +1,9 @@
 """``make lint`` and ``make typecheck``: ruff and mypy on the course's .py files, none else.
 
-The course's files are those in git's index (see course_files.py), so a learner's scratch.py, in
-whatever folder JupyterLab had open, is never checked. Outside a git checkout this runs plain
-``ruff check .`` and ``mypy``. Notebooks are left out (pyproject.toml excludes them from ruff):
-tests/test_jupyterlab_use.py lints the course's notebooks as committed.
+The course's files are those in git's index (see ``cqrs_kata/course/tracked.py``), so a learner's
+scratch.py, in whatever folder JupyterLab had open, is never checked. Outside a git checkout this
+runs plain ``ruff check .`` and ``mypy``. Notebooks are left out (pyproject.toml excludes them from
+ruff): tests/test_jupyterlab_use.py lints the course's notebooks as committed.
 
     python -m cqrs_kata.dev.lint ruff|mypy
 """
@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 
-from cqrs_kata.dev.course_files import course_files
+from cqrs_kata.course.tracked import course_files
 
 if sys.version_info >= (3, 11):
     import tomllib

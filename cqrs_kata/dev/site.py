@@ -17,7 +17,7 @@ How it is put together:
 - **The course's imports work unchanged**: the project is shipped as a wheel (``cqrs_kata``,
   ``solutions``, ``exercises``) in the lock, and the kernel preloads it (the Pyodide kernel's
   ``loadPyodideOptions.packages``), so ``from solutions.step02 import ...`` and ``from
-  cqrs_kata.notebook import check`` need no cell changes.
+  cqrs_kata.learner.notebook import check`` need no cell changes.
 - **The drive** (JupyterLite's contents, mounted at /drive in the kernel) holds ``notebooks/``
   (as git's index has them), ``exercises/`` (freshly generated stubs) and ``solutions/`` at its
   root, so ``course_root()`` finds /drive from a notebook's folder. What a learner changes, and
@@ -65,9 +65,10 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from cqrs_kata.course import all_steps
-from cqrs_kata.dev.course_files import course_files
-from cqrs_kata.stubs import make_stub
+from cqrs_kata.course.structure import all_steps
+from cqrs_kata.course.stubs import make_stub
+from cqrs_kata.course.tracked import course_files
+from cqrs_kata.dev import kit
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 OUTPUT = ROOT / "_site"
@@ -318,13 +319,14 @@ def browser_wheels(lock: dict[str, Any], cache: Path) -> list[Wheel]:
 
 def project_wheel(folder: Path) -> Wheel:
     """The course's own wheel (cqrs_kata, solutions, exercises), built from this checkout (the
-    one this module is in: a test may point $CQRS_KATA_ROOT at a copy without pyproject.toml)."""
+    one this module is in: a test may point $CQRS_KATA_ROOT at a copy without pyproject.toml),
+    from a copy of the files git tracks, as the wheelhouse's is: building in the checkout
+    would leave a build/ folder whose stale files the next wheel would carry."""
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-          "--disable-pip-version-check", "--wheel-dir", str(folder), str(ROOT)],
-         f"building the {PROJECT} wheel")
-    (path,) = folder.glob("*.whl")
+    try:
+        path = kit.project_wheel(folder, ROOT)
+    except kit.KitProblem as error:
+        raise SiteError(f"building the {PROJECT} wheel failed: {error}") from None
     _, version, _, _ = parse_wheel_filename(path.name)
     return Wheel(PROJECT, str(version), path, _sha256(path),
                  tuple(str(canonicalize_name(n)) for n in BROWSER_NEEDS),
@@ -388,7 +390,7 @@ def jupyter_lite_json() -> dict[str, Any]:
 
 
 SETTINGS_OVERRIDES = {
-    # Render every cell, as tests/browser.py does for JupyterLab: a learner scrolls freely.
+    # Render every cell, as tests/support/browser.py does for JupyterLab: a learner scrolls freely.
     "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
 }
 

@@ -1,0 +1,522 @@
+"""Where the learner's code runs during a check: import it, run checks, report each outcome.
+
+``cqrs-kata check`` and ``check()`` run this in a child process (``cqrs_kata.runner.isolation``
+starts it and kills it at its deadline); where processes are unavailable (a browser kernel),
+``execute`` runs in the caller's process instead. Either way the learner's code may do
+anything: loop, print without end, exit, raise ``BaseException``, replace a function of the
+kata or a builtin. Each of those becomes an outcome with a sentence that says what happened;
+none of them may turn a check into a pass or stop the report.
+
+Events are plain dicts, sent through ``send`` (JSON lines on the child's original stdout):
+``loaded`` or ``load_error``; then per check ``start``, any number of ``out`` (the first
+characters it printed) and ``done``; then ``finished``, or ``no_time`` when the step's time
+budget ran out before a check could start.
+"""
+
+from __future__ import annotations
+
+import builtins
+import faulthandler
+import io
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import FunctionType, ModuleType
+from typing import Any, NoReturn, TextIO
+
+from cqrs_kata import platform
+from cqrs_kata.course.expect import CheckFailed
+from cqrs_kata.course.loading import (
+    OUTPUT_CHARS,
+    ExitCalled,
+    LoadError,
+    describe,
+    exit_call,
+    load_module,
+    message_of,
+    name_of,
+    where,
+)
+from cqrs_kata.course.paths import display_path
+from cqrs_kata.course.structure import Check, get_step
+
+Event = dict[str, Any]
+Send = Callable[[Event], None]
+
+MEMORY_BYTES = 2 * 1024**3
+"""Address space a check process may use, so a runaway list cannot take the machine down."""
+
+
+# Output ------------------------------------------------------------------------------------
+
+
+class Capture(io.TextIOBase):
+    """Stands in for sys.stdout and sys.stderr: passes on the first characters, counts the rest.
+
+    A check that prints in an endless loop costs a counter increment per write, not a pipe
+    full of text.
+    """
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.kept = 0
+        self.total = 0
+
+    def reset(self) -> None:
+        self.kept = self.total = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self.total += len(text)
+        room = OUTPUT_CHARS - self.kept
+        if room > 0 and text:
+            piece = text[:room]
+            self.kept += len(piece)
+            self._send({"e": "out", "text": piece})
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+# Guarding the kata against the code it checks ----------------------------------------------
+
+
+def _kata_modules() -> dict[str, ModuleType]:
+    """The kata's modules and the reference solutions the checks build on."""
+    return {name: module for name, module in sys.modules.items()
+            if name.split(".")[0] in ("cqrs_kata", "solutions") and module is not None}
+
+
+STDLIB = ("time", "threading", "json", "os", "signal", "faulthandler", "functools",
+          "dataclasses", "copy", "reprlib", "traceback")
+"""Standard modules the checks (and this sandbox) call: ``time.monotonic = lambda: 0`` in an
+exercise would make a check's stopwatch lie. Their functions are guarded like builtins."""
+
+_DATA_MODULES = ("cqrs_kata.course.expect", "cqrs_kata.course.structure", "cqrs_kata.steps.driver",
+                 "cqrs_kata.steps.oracle", "cqrs_kata.steps.step04.harness",
+                 "cqrs_kata.steps.step05.lab", "solutions.")
+"""Modules whose module-level data (a step's list of checks, the events a check delivers) is
+watched for changes in place, not only for replacement: besides these, every step's checks."""
+
+
+def _is_data_module(name: str) -> bool:
+    if name.startswith("cqrs_kata.steps.") and name.endswith(".checks"):
+        return True
+    return any(name == prefix or name.startswith(prefix) for prefix in _DATA_MODULES)
+
+
+class _Data:
+    """Mutable values a check relies on (lists, dicts, sets, the fields of Step and Check
+    objects), with what each held, to find and undo a change made in place."""
+
+    def __init__(self, modules: dict[str, ModuleType]) -> None:
+        self.kept: dict[int, tuple[str, Any, Any]] = {}
+        owners = tuple(modules)
+        for name, module in modules.items():
+            if _is_data_module(name):
+                for key, value in list(vars(module).items()):
+                    if not key.startswith("__"):
+                        self._walk(value, f"{name}.{key}", owners, 4)
+
+    def _walk(self, value: Any, path: str, owners: tuple[str, ...], depth: int) -> None:
+        if depth < 0 or id(value) in self.kept:
+            return
+        inner: list[tuple[str, Any]]
+        if type(value) is list:
+            copy: Any = list(value)
+            inner = [(f"{path}[{i}]", v) for i, v in enumerate(copy)]
+        elif type(value) is dict:
+            copy = list(value.items())
+            inner = [(f"{path}[{k!r}]", v) for k, v in copy]
+        elif type(value) is set:
+            copy, inner = set(value), []
+        elif type(value) is tuple:
+            for i, v in enumerate(value):
+                self._walk(v, f"{path}[{i}]", owners, depth - 1)
+            return
+        elif (type(value).__module__ in owners and hasattr(value, "__dict__")
+              and not isinstance(value, (type, ModuleType, FunctionType))):
+            copy = dict(vars(value))
+            inner = [(f"{path}.{k}", v) for k, v in copy.items()]
+        else:
+            return
+        self.kept[id(value)] = (path, value, copy)
+        for at, item in inner:
+            self._walk(item, at, owners, depth - 1)
+
+    def changes(self) -> list[str]:
+        changed: list[str] = []
+        for path, value, copy in self.kept.values():
+            if type(value) is list:
+                if len(value) != len(copy) or any(
+                        a is not b for a, b in zip(value, copy, strict=True)):
+                    value[:] = copy
+                    changed.append(f"the contents of {path}")
+            elif type(value) is dict:
+                now = list(value.items())
+                if len(now) != len(copy) or any(a[0] is not b[0] or a[1] is not b[1]
+                                                 for a, b in zip(now, copy, strict=True)):
+                    value.clear()
+                    value.update(copy)
+                    changed.append(f"the contents of {path}")
+            elif type(value) is set:
+                if value != copy:
+                    value.clear()
+                    value.update(copy)
+                    changed.append(f"the contents of {path}")
+            else:
+                fields = vars(value)
+                if fields.keys() != copy.keys() or any(fields[k] is not v for k, v in copy.items()):
+                    fields.clear()
+                    fields.update(copy)
+                    changed.append(path)
+        return changed
+
+
+class Guard:
+    """A picture of the kata's modules, its checks' data, Python's builtins and the standard
+    functions the checks use, to find and undo changes.
+
+    An exercise that replaces ``expect_equal`` or ``builtins.len``, or empties a step's list
+    of checks, could make every check pass; after the import and after every check the
+    picture is compared, anything changed is put back, and the change is reported instead of
+    the check's result.
+    """
+
+    def __init__(self) -> None:
+        self._sys_modules = sys.modules
+        self._modules = _kata_modules()
+        self._namespaces = {name: dict(vars(m)) for name, m in self._modules.items()}
+        self._stdlib = {name: (sys.modules[name], dict(vars(sys.modules[name])))
+                        for name in STDLIB if name in sys.modules}
+        self._builtins = dict(vars(builtins))
+        self._code: dict[int, tuple[FunctionType, Any, Any, Any]] = {}
+        self._classes: dict[int, tuple[type, dict[str, Any]]] = {}
+        for name, module in self._modules.items():
+            for value in vars(module).values():
+                if isinstance(value, FunctionType) and value.__module__ == name:
+                    self._code[id(value)] = (value, value.__code__, value.__defaults__,
+                                             value.__kwdefaults__)
+                elif isinstance(value, type) and value.__module__ == name:
+                    self._classes[id(value)] = (value, dict(vars(value)))
+        self._data = _Data(self._modules)
+
+    def changes(self) -> list[str]:
+        """What was changed since the picture, as ``module.name`` strings; undone on return."""
+        changed: list[str] = []
+        if sys.modules is not self._sys_modules:
+            sys.modules = self._sys_modules
+            changed.append("sys.modules")
+        for name, module in self._modules.items():
+            if sys.modules.get(name) is not module:
+                sys.modules[name] = module
+                changed.append(f"sys.modules[{name!r}]")
+            changed += _restore(vars(module), self._namespaces[name], f"{name}.")
+        for name, (module, namespace) in self._stdlib.items():
+            changed += _restore(vars(module), namespace, f"{name}.")
+        changed += _restore(vars(builtins), self._builtins, "builtins.")
+        for function, *picture in self._code.values():
+            for attribute, value in zip(("__code__", "__defaults__", "__kwdefaults__"), picture,
+                                        strict=True):
+                if getattr(function, attribute) is not value:
+                    setattr(function, attribute, value)
+                    changed.append(f"{function.__module__}.{function.__qualname__}.{attribute}")
+        for cls, attributes in self._classes.values():
+            current = vars(cls)
+            for key, value in attributes.items():
+                if current.get(key, _MISSING) is not value:
+                    with suppress(AttributeError, TypeError):
+                        setattr(cls, key, value)
+                    changed.append(f"{cls.__module__}.{cls.__qualname__}.{key}")
+        return changed + self._data.changes()
+
+
+def _restore(namespace: dict[str, Any], picture: dict[str, Any], prefix: str) -> list[str]:
+    """Put back every name of ``picture`` that ``namespace`` now binds to something else."""
+    changed: list[str] = []
+    for key, value in picture.items():
+        if namespace.get(key, _MISSING) is not value:
+            namespace[key] = value
+            changed.append(prefix + key)
+    return changed
+
+
+_MISSING = object()
+
+
+def tampering(changed: list[str]) -> str:
+    listed = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+    return (f"your code replaced {listed}. The checks cannot be trusted while the code under "
+            "test changes the kata, Python's builtins or the standard functions the checks "
+            "use; remove the line that assigns to it (what it replaced was put back)")
+
+
+# Time limits -------------------------------------------------------------------------------
+
+# Bound before any learner code runs: an exercise that replaces these module attributes is
+# reported (see Guard), but the sandbox's own clock and watchdog must not depend on that.
+_monotonic = time.monotonic
+# A browser's Python may lack the watchdog (it is a thread); there no deadline is kept.
+_dump_later = getattr(faulthandler, "dump_traceback_later", None)
+_cancel_dump = getattr(faulthandler, "cancel_dump_traceback_later", None)
+_getpid = os.getpid
+_exit = os._exit
+
+
+@contextmanager
+def deadline(seconds: float | None, dump: TextIO | None) -> Iterator[None]:
+    """Past ``seconds``, write every thread's stack to ``dump`` and end the process at once.
+
+    faulthandler's watchdog is a C thread: it fires even when the learner's code holds a lock
+    the main thread waits on, swallows every exception, or resets the interval timer.
+    """
+    if seconds is None or dump is None or _dump_later is None or _cancel_dump is None:
+        yield
+        return
+    _dump_later(max(seconds, 0.001), exit=True, file=dump)
+    try:
+        yield
+    finally:
+        _cancel_dump()
+
+
+# Running -----------------------------------------------------------------------------------
+
+
+def outcome_of(check: Check, impl: ModuleType, path: Path) -> tuple[str, str]:
+    """Run one check; return its outcome and message. Never raises."""
+    try:
+        check(impl)
+    except BaseException as error:  # KeyboardInterrupt, SystemExit, custom BaseException...
+        try:
+            return _judged(error, path)
+        except BaseException as broken:  # saying what it is ran the learner's code again
+            return "error", (f"your code raised {name_of(error)}, which could not be described "
+                             f"({name_of(broken)})")
+    return "pass", ""
+
+
+def _judged(error: BaseException, path: Path) -> tuple[str, str]:
+    if isinstance(error, CheckFailed):
+        return "wrong", message_of(error)
+    if isinstance(error, NotImplementedError):
+        return "todo", message_of(error) or "not written yet"
+    if isinstance(error, SystemExit):
+        return "error", (f"your code called {exit_call(error)}{where(error, path, True)}; "
+                         "a check cannot finish when the code under test exits. Raise an "
+                         "exception instead.")
+    return "error", f"your code raised {describe(error)}{where(error, path, True)}"
+
+
+def execute(job: dict[str, Any], send: Send, dump: TextIO | None = None) -> None:
+    """Import the file and run the job's checks, sending events; the caller's streams are
+    replaced by a Capture meanwhile. With ``dump``, each phase has a hard time limit.
+
+    A copy of this process made by ``os.fork()`` in the learner's code sends nothing and ends
+    as soon as the code returns to the sandbox: only the process that was asked reports.
+    """
+    step = get_step(job["step"])
+    checks = [(index, step.checks[index]) for index in job["checks"]]
+    path = Path(job["path"])
+    started = _monotonic()
+    budget = float(job.get("budget_seconds", 0)) or None
+    owner = _getpid()
+
+    def left() -> float | None:
+        return None if budget is None else budget - (_monotonic() - started)
+
+    def limit(seconds: float | None) -> float | None:
+        remaining = left()
+        if seconds is None or remaining is None:
+            return seconds if remaining is None else remaining
+        return min(seconds, remaining)
+
+    def report(event: Event) -> None:
+        if _getpid() == owner:
+            send(event)
+
+    def forked_copy_ends() -> None:
+        if _getpid() != owner:
+            _exit(0)
+
+    capture = Capture(report)
+    saved_streams = sys.stdout, sys.stderr
+    platform.here()  # found out now, so that the Guard's picture holds the answer
+    guard = Guard()
+    report({"e": "ready", "thread": threading.get_ident()})
+    try:
+        sys.stdout = sys.stderr = capture
+        with deadline(limit(job.get("import_seconds")), dump):
+            try:
+                impl = load_module(path)
+            except LoadError as error:
+                forked_copy_ends()
+                report({"e": "load_error", "message": str(error)})
+                return
+            forked_copy_ends()
+            changed = guard.changes()
+            if changed:
+                report({"e": "load_error", "message": f"importing {display_path(path)}: "
+                        + tampering(changed) + "."})
+                return
+            report({"e": "loaded"})
+        for index, check in checks:
+            seconds = limit(job.get("check_seconds"))
+            if seconds is not None and seconds <= 0.05:
+                report({"e": "no_time", "check": index})
+                return
+            capture.reset()
+            sys.stdout = sys.stderr = capture
+            report({"e": "start", "check": index, "seconds": seconds})
+            with deadline(seconds, dump):
+                outcome, message = outcome_of(check, impl, path)
+                forked_copy_ends()
+                changed = guard.changes()
+                if changed:
+                    outcome, message = "error", tampering(changed)
+                sys.stdout = sys.stderr = capture
+                report({"e": "done", "check": index, "outcome": outcome, "message": message,
+                        "printed": capture.total})
+        report({"e": "finished"})
+    finally:
+        sys.stdout, sys.stderr = saved_streams
+
+
+@contextmanager
+def borrowed_process() -> Iterator[None]:
+    """Around checks run in the caller's process (a browser's Python): what a child process
+    would keep to itself is put back afterwards, so the caller (a notebook kernel, a test
+    run) lives on as it was. ``os._exit()`` raises ExitCalled instead of ending it."""
+    streams = {name: getattr(sys, name) for name in
+               ("stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__")}
+    recursion, trace, profile = sys.getrecursionlimit(), sys.gettrace(), sys.getprofile()
+    switching = sys.getswitchinterval()
+    try:
+        folder: str | None = os.getcwd()
+    except OSError:
+        folder = None
+    handlers: dict[int, Any] = {}
+    alarm: tuple[float, float] | None = None
+    # Without signals (a browser kernel) no handler or timer of the learner's can ring.
+    if platform.has("signals") and threading.current_thread() is threading.main_thread():
+        import signal
+
+        for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGALRM", "SIGUSR1", "SIGUSR2"):
+            number = getattr(signal, name, None)
+            if number is not None:
+                with suppress(OSError, ValueError):
+                    handlers[number] = signal.getsignal(number)
+        if hasattr(signal, "setitimer"):
+            alarm = signal.getitimer(signal.ITIMER_REAL)
+
+    def refuse(status: int) -> NoReturn:
+        raise ExitCalled(status)
+
+    os._exit = refuse
+    try:
+        yield
+    finally:
+        os._exit = _exit
+        for name, stream in streams.items():
+            setattr(sys, name, stream)
+        # Only what changed is put back: re-installing a debugger's or coverage's own trace
+        # function through sys.settrace() would not be quite the same.
+        if sys.getrecursionlimit() != recursion:
+            with suppress(ValueError, RecursionError):
+                sys.setrecursionlimit(recursion)
+        if sys.getswitchinterval() != switching:
+            sys.setswitchinterval(switching)
+        if sys.gettrace() is not trace:
+            sys.settrace(trace)
+        if sys.getprofile() is not profile:
+            sys.setprofile(profile)
+        if folder is not None:
+            with suppress(OSError):
+                if os.getcwd() != folder:
+                    os.chdir(folder)
+        if handlers or alarm is not None:
+            import signal
+
+            for number, handler in handlers.items():
+                with suppress(OSError, ValueError, TypeError):
+                    if signal.getsignal(number) is not handler:
+                        signal.signal(number, handler)
+            if alarm == (0.0, 0.0):  # an alarm the code set would end the caller when it rings
+                with suppress(OSError, ValueError):
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _limit_memory() -> None:
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        wanted = MEMORY_BYTES if hard == resource.RLIM_INFINITY else min(MEMORY_BYTES, hard)
+        if soft == resource.RLIM_INFINITY or soft > wanted:
+            resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
+    except (ImportError, ValueError, OSError):
+        pass  # not on this platform: the deadline still bounds a runaway check
+
+
+CHANNEL_LOST = 86
+"""Exit status of a check process whose event channel the learner's code closed or replaced
+(``os.closerange``, ``os.dup2`` onto it): nothing it sends could reach the parent any more."""
+KATA_BUG = 70
+"""Exit status of a check process that met a bug in the kata itself."""
+
+
+def main() -> None:
+    """Entry point of the check process: ``python -c ... main()`` with the job as argv[1]."""
+    job = json.loads(sys.argv[1])
+    # The key that signs events comes on stdin, which then reads as empty: unlike argv, no
+    # learner code can read it back, so no line it writes can pass for an event.
+    with os.fdopen(0, "rb", closefd=False) as given:
+        key = given.read().decode()
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    # Events go out on the original stdout; anything written to file descriptor 1 from now on
+    # (C code, os.write, subprocesses) joins stderr, which the parent keeps an excerpt of.
+    events = os.fdopen(os.dup(1), "w", encoding="utf-8", errors="backslashreplace")
+    os.dup2(2, 1)
+    write, flush, dumps, fstat = events.write, events.flush, json.dumps, os.fstat
+    channel = events.fileno()
+    identity = fstat(channel)[1:3]  # (inode, device): still our pipe, not a file reusing the fd
+    lock = threading.Lock()  # threads the learner started may print while a check reports
+
+    def send(event: Event) -> None:
+        line = dumps({**event, "k": key}) + "\n"
+        with lock:
+            try:
+                if fstat(channel)[1:3] != identity:
+                    raise OSError("the event channel was replaced")
+                write(line)
+                flush()
+            except (OSError, ValueError):
+                _exit(CHANNEL_LOST)
+
+    dump = open(job["dump_path"], "w", encoding="utf-8")  # noqa: SIM115 - lives to the end
+    faulthandler.enable(file=dump, all_threads=True)  # crashes (segfaults) leave a stack too
+    _limit_memory()
+    status, stderr = 0, sys.__stderr__
+    try:
+        execute(job, send, dump)
+    except BaseException:  # a bug in the kata itself: the parent shows this
+        traceback.print_exc(file=stderr)
+        status = KATA_BUG
+    # Skip atexit handlers and the join of non-daemon threads the learner started: the report
+    # is sent, and nothing the learner's code left running may delay it.
+    _exit(status)
+
+
+if __name__ == "__main__":
+    main()

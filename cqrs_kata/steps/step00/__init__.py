@@ -1,0 +1,2 @@
+"""Step 00, how the kata works: the ``tally`` warm-up's checks.
+"""
