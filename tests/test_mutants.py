@@ -9,9 +9,9 @@ one rule its step's docstrings or notebook state, and says so in its first two l
 were written from what a learner sees (stubs, notebooks, hints), without reading the checks.
 
 Every file is copied to ``tmp/stepNN.py`` and checked by ``run_step``, in a child process, as
-``cqrs-kata check`` does. A mutant must fail with a real verdict (``wrong``, ``error`` or
-``timeout``; never ``todo`` or a load error), and the task whose code it breaks must be among
-the failing ones. ``correct.py`` must pass every task.
+``cqrs-kata check`` does. A mutant is checked by the task whose code it breaks (its name says
+which: ``TARGET_TASK``) and must fail there with a real verdict (``wrong``, ``error`` or
+``timeout``; never ``todo`` or a load error). ``correct.py`` must pass every task.
 
 Mutants the checks do not catch yet stay here, listed in ``NOT_CAUGHT_YET`` as strict xfails:
 when a check improves and catches one, its test XPASSes and fails, so remove the entry then.
@@ -141,10 +141,15 @@ def _param(step: str, path: Path) -> object:
 
 
 def _check(step: str, source: Path) -> StepResult:
+    """``source`` checked as the learner's file. A mutant runs only the checks of the task
+    whose code it breaks (the verdict this suite asserts); one that another task catches, and
+    the correct solution, run every task."""
+    tasks = (None if source.suffix != ".diff" or _key(step, source) in CAUGHT_BY_ANOTHER_TASK
+             else {_target_task(step, source)})
     with tempfile.TemporaryDirectory(prefix=f"mutant-{step}-") as scratch:
         text = mutant_source(source) if source.suffix == ".diff" else source.read_text()
         (Path(scratch) / f"step{step}.py").write_text(text)
-        return run_step(get_step(step), Path(scratch))
+        return run_step(get_step(step), Path(scratch), tasks)
 
 
 @cache

@@ -58,3 +58,12 @@ def test_every_step_has_a_notebook(step: Step) -> None:
     assert [n for n in notebooks if Path(n).name.startswith(f"{step.number}-")], (
         f"step {step.number} has no notebooks/{step.number}-*.ipynb"
     )
+
+
+def test_a_run_of_chosen_tasks_runs_and_reports_only_those(pristine: Path) -> None:
+    step = next(s for s in all_steps() if s.number == "02")
+    result = run_step(step, pristine, {2})
+    assert [t.task.number for t in result.tasks] == [2]
+    assert result.tasks[0].results and result.tasks[0].state == "not started"
+    with pytest.raises(ValueError, match="not \\[9\\]"):
+        run_step(step, pristine, {9})

@@ -150,7 +150,7 @@ def mutant(name: str, folder: Path) -> Path:
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_mutant_is_caught_by_its_task(name: str, tmp_path: Path) -> None:
     task = MUTANTS[name][0]
-    result = run_step(STEP, mutant(name, tmp_path).parent)
+    result = run_step(STEP, mutant(name, tmp_path).parent, {task})
     assert result.load_error is None, result.load_error
     failing = {t.task.number for t in result.tasks if t.state != "passing"}
     states = {t.task.number: (t.state, t.first_problem) for t in result.tasks}

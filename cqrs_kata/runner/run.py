@@ -7,6 +7,7 @@ or fool the caller: the CLI, or the notebook kernel behind ``check()``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -109,22 +110,30 @@ def module_path(step: Step, target: Target | Path = "exercises") -> Path:
     return folder / f"{step.module}.py"
 
 
-def run_step(step: Step, target: Target | Path = "exercises") -> StepResult:
+def run_step(step: Step, target: Target | Path = "exercises",
+             tasks: Collection[int] | None = None) -> StepResult:
     """Run every check of ``step`` against ``target``; never raises for the learner's mistakes.
 
+    With ``tasks`` (task numbers), only those tasks' checks run and only they are reported.
     A check that needs what this Python lacks (threads in a browser kernel) is not run: its
     result says it runs only in a local install, and why."""
     path = module_path(step, target)
+    if tasks is not None and not set(tasks) <= {task.number for task in step.tasks}:
+        raise ValueError(f"step {step.number} has tasks "
+                         f"{[task.number for task in step.tasks]}, not {sorted(tasks)}")
+    wanted = [task for task in step.tasks if tasks is None or task.number in tasks]
+    numbers = {task.number for task in wanted}
     local = {i: why for i, c in enumerate(step.checks)
              if (why := platform.reason(c.needs)) is not None}
+    unwanted = {i for i, c in enumerate(step.checks) if c.task not in numbers}
     timed = processes_available()
-    run = run_checks(step, path, leave_out=local)
+    run = run_checks(step, path, leave_out=local.keys() | unwanted)
     if run.load_error is not None:
         return StepResult(step, path, (), run.load_error, timed)
     results = [CheckResult(c, "local", local[i]) if i in local else
                CheckResult(c, run.outcomes[i].outcome, run.outcomes[i].message,
                            run.outcomes[i].output)
-               for i, c in enumerate(step.checks)]
-    tasks = tuple(TaskResult(task, tuple(r for r in results if r.check.task == task.number))
-                  for task in step.tasks)
-    return StepResult(step, path, tasks, time_limit=timed)
+               for i, c in enumerate(step.checks) if i not in unwanted]
+    tasks_run = tuple(TaskResult(task, tuple(r for r in results if r.check.task == task.number))
+                      for task in wanted)
+    return StepResult(step, path, tasks_run, time_limit=timed)
