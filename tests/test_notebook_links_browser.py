@@ -1,4 +1,5 @@
-"""Every link from a course notebook to an exercise opens that file in JupyterLab's editor.
+"""Every course notebook draws its diagrams, and every link from it to an exercise opens that
+file in JupyterLab's editor.
 
 JupyterLab serves the course root (as `make lab` does); each notebook is opened in headless
 Chromium, each link to `../exercises/stepNN.py` is clicked, and the editor tab that opens must
@@ -15,7 +16,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from cqrs_kata.course.tracked import course_files
-from tests.support.browser import ARTIFACTS, ROOT, Lab
+from tests.support.browser import (
+    ARTIFACTS,
+    DRAWN,
+    ROOT,
+    Lab,
+    assert_diagrams_drawn,
+    mermaid_blocks,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
@@ -45,18 +53,27 @@ def test_every_step_notebook_links_to_its_exercise() -> None:
         assert COURSE.text(f"exercises/step{step}.py") is not None
 
 
-def test_exercise_links_open_the_file_in_the_editor(browser: BrowserContext, lab: Lab) -> None:
+def test_each_notebook_draws_its_diagrams_and_its_links_open_the_exercise(
+        browser: BrowserContext, lab: Lab) -> None:
+    """Each course notebook, opened as a learner opens it: every Mermaid diagram in it drawn
+    (an SVG, no parser error), a screenshot of the whole notebook, and each of its links to an
+    exercise clicked."""
     from playwright.sync_api import expect
 
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page()
-    by_notebook: dict[str, set[str]] = {}
+    by_notebook: dict[str, set[str]] = {Path(name).name: set() for name in COURSE.notebooks()}
     for notebook, _, module in exercise_links():
-        by_notebook.setdefault(notebook, set()).add(module)
+        by_notebook[notebook].add(module)
     try:
         for notebook, modules in sorted(by_notebook.items()):
+            page.goto(f"{lab.url}/lab/tree/notebooks/{notebook}?token={lab.token}")
+            assert_diagrams_drawn(page, mermaid_blocks(COURSE.notebook(f"notebooks/{notebook}")),
+                                  notebook)
+            page.screenshot(path=str(ARTIFACTS / f"lab-{notebook[:2]}.png"))
+            for n, diagram in enumerate(page.locator(DRAWN).all(), start=1):
+                diagram.screenshot(path=str(ARTIFACTS / f"lab-{notebook[:2]}-diagram-{n}.png"))
             for module in sorted(modules):
-                page.goto(f"{lab.url}/lab/tree/notebooks/{notebook}?token={lab.token}")
                 link = page.locator(f".jp-RenderedMarkdown a[href*='/files/exercises/{module}.py']")
                 link.first.click()
                 tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab",

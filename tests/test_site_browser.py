@@ -205,3 +205,21 @@ def test_every_step_passes_its_reference_in_the_site(browser: BrowserContext,
             total = len(step.tasks)
             assert re.search(rf"\b{total} of {total} tasks pass", report), report
             assert "✗" not in report and "Traceback" not in report, report
+
+
+def test_every_notebook_draws_its_diagrams_in_the_site(browser: BrowserContext,
+                                                       site: Path) -> None:
+    """Every Mermaid diagram of every course notebook is drawn as SVG by the site's JupyterLab
+    (which renders them itself, offline: no request may leave the site)."""
+    from cqrs_kata.course.tracked import course_files
+    from tests.support.browser import DRAWN, assert_diagrams_drawn, mermaid_blocks
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    course = course_files(ROOT)
+    with served(browser, site) as (page, base):
+        for notebook in course.notebooks():
+            page.goto(f"{base}/lab/index.html?path={notebook}")
+            assert_diagrams_drawn(page, mermaid_blocks(course.notebook(notebook)),
+                                  Path(notebook).name)
+            page.locator(DRAWN).first.screenshot(
+                path=str(ARTIFACTS / f"site-{Path(notebook).name[:2]}-diagram.png"))

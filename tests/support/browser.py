@@ -33,7 +33,7 @@ from cqrs_kata.course.tracked import course_files
 from cqrs_kata.dev import pristine_course
 
 if TYPE_CHECKING:  # imported for real inside the tests, which skip when it is missing
-    from playwright.sync_api import BrowserContext
+    from playwright.sync_api import BrowserContext, Page
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -188,3 +188,37 @@ def browser(chromium: str, tmp_path: Path) -> Iterator[BrowserContext]:
             yield context
         finally:
             context.close()
+
+
+MERMAID_FENCE = re.compile(r"^```mermaid[ \t]*$", flags=re.M)
+SHOWN_NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+"""The notebook on screen (a page restored with other tabs open holds theirs too, hidden)."""
+DRAWN = (f"{SHOWN_NOTEBOOK} .jp-RenderedMermaid:not(.jp-mod-warning) figure "
+         "img[src^='data:image/svg+xml']")
+"""A Mermaid block JupyterLab drew: an SVG, as the image its renderer makes of it."""
+BROKEN = f"{SHOWN_NOTEBOOK} .jp-RenderedMermaid.jp-mod-warning"
+"""A Mermaid block JupyterLab could not draw: its source and the parser's error instead."""
+
+
+def mermaid_blocks(notebook: nbformat.NotebookNode) -> int:
+    """How many Mermaid diagrams ``notebook``'s markdown cells hold."""
+    return sum(len(MERMAID_FENCE.findall(cell.source)) for cell in notebook.cells
+               if cell.cell_type == "markdown")
+
+
+def assert_diagrams_drawn(page: Page, wanted: int, notebook: str) -> None:
+    """Wait until ``notebook`` (its file name) is the tab on screen and shows ``wanted`` Mermaid
+    diagrams drawn as SVG; fail with the parser's message if one could not be drawn (JupyterLab
+    renders them a moment after the markdown, loading Mermaid the first time)."""
+    where = notebook
+    assert wanted >= 1, f"{where} has no diagram (a ```mermaid block in a markdown cell)"
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current",
+                 has_text=notebook).wait_for(timeout=UI_TIMEOUT_MS)
+    page.wait_for_function(
+        "([drawn, broken, wanted]) => document.querySelectorAll(broken).length > 0"
+        " || document.querySelectorAll(drawn).length >= wanted",
+        arg=[DRAWN, BROKEN, wanted], timeout=UI_TIMEOUT_MS)
+    broken = page.locator(BROKEN).all_inner_texts()
+    assert not broken, f"{where}: Mermaid could not draw a diagram:\n" + "\n".join(broken)
+    drawn = page.locator(DRAWN).count()
+    assert drawn == wanted, f"{where}: {drawn} diagrams drawn, {wanted} in its markdown"
