@@ -70,3 +70,13 @@ def test_a_damaged_hint_file_counts_as_nothing_seen(
     assert "hint 1 of 3" in cli_hint(capsys, "02", "1")
     assert "(no hint shown yet" in repr(notebook.hint("02", 2))
     assert json.loads((state / "hints.json").read_text())["02.1"] == 1
+
+
+def test_code_in_a_hint_shows_as_code_in_a_notebook_and_with_backticks_in_a_terminal() -> None:
+    from cqrs_kata.course.structure import all_steps
+    from cqrs_kata.runner.report import hint_html, hint_lines
+
+    step, task = next((s, t) for s in all_steps() for t in s.tasks if "`" in t.hints[0])
+    html = hint_html(step, task.number, 1, in_notebook=True)
+    assert "`" not in html and "<code>" in html, html
+    assert "`" in "\n".join(hint_lines(step, task.number, 1)), "the terminal keeps the backticks"

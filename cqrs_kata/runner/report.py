@@ -57,9 +57,18 @@ def text_report(text: str) -> Report:
 _CLI_HINT = re.compile(r"`cqrs-kata hint (\w+) (\d+)`")
 
 
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
 def _esc(text: str) -> str:
     """HTML-escape ``text``; in a notebook, a CLI hint command reads as the notebook call."""
     return _html.escape(_CLI_HINT.sub(r'`hint("\1", \2)`', text))
+
+
+def _prose(text: str) -> str:
+    """``text`` as HTML outside a ``<pre>``: escaped, each `code span` set as code (a terminal
+    shows the backticks; a notebook the code)."""
+    return _CODE.sub(r"<code>\1</code>", _esc(text))
 
 
 def _indent(text: str, prefix: str = "      ") -> str:
@@ -178,7 +187,7 @@ def step_report(result: StepResult) -> Report:
                                 f"{_esc(text)}</pre>")
         rows.append(
             f"<li style='list-style:none'><span style='color:{COLOUR[state]}'>{MARK[state]}</span> "
-            f"<b>task {task.task.number}</b> {_esc(task.task.title)} "
+            f"<b>task {task.task.number}</b> {_prose(task.task.title)} "
             f"<span style='color:{COLOUR[state]}'>({_esc(count)})</span>{detail_html}</li>"
         )
     notes = [n for n in (_local_note([result]),
@@ -186,7 +195,7 @@ def step_report(result: StepResult) -> Report:
     footer = _next_step_line(result)
     lines += [footer, *notes]
     body = (f"<div><b>{_esc(head)}</b><ul style='padding-left:0.5em'>{''.join(rows)}</ul>"
-            f"<i>{_esc(footer)}</i>{''.join(f'<p>{_esc(n)}</p>' for n in notes)}</div>")
+            f"<i>{_prose(footer)}</i>{''.join(f'<p>{_prose(n)}</p>' for n in notes)}</div>")
     return Report("\n".join(lines), body, ok=result.ok)
 
 
@@ -209,7 +218,7 @@ def progress_report(results: list[StepResult]) -> Report:
             if task.local_only and state != "local only":
                 said += f" ({checks(len(task.local_only))} only in a local install)"
             lines.append(f"  {MARK[state]} task {task.task.number}  {title} {said}")
-            rows.append(f"<tr><td>task {task.task.number} · {_esc(task.task.title)}</td>"
+            rows.append(f"<tr><td>task {task.task.number} · {_prose(task.task.title)}</td>"
                         f"<td><span style='color:{COLOUR[state]}'>{MARK[state]} {_esc(said)}"
                         "</span></td></tr>")
     done = sum(t.state == "passing" for r in results for t in r.tasks)
@@ -223,7 +232,7 @@ def progress_report(results: list[StepResult]) -> Report:
     for cell in ("<td", "<th"):
         table = table.replace(cell, f"{cell} style='{LEFT}'")
     return Report("\n".join(lines), f"<table>{table}</table><i>{summary}</i>"
-                  + "".join(f"<p>{_esc(n)}</p>" for n in notes))
+                  + "".join(f"<p>{_prose(n)}</p>" for n in notes))
 
 
 def hint_lines(step: Step, task: int, shown: int, in_notebook: bool = False) -> list[str]:
@@ -256,12 +265,12 @@ def hint_lines(step: Step, task: int, shown: int, in_notebook: bool = False) -> 
 def hint_html(step: Step, task: int, shown: int, in_notebook: bool = False) -> str:
     title, *rest = hint_lines(step, task, shown, in_notebook)
     hints = step.task(task).hints[:shown]
-    items = "".join(f"<li>{_esc(text)}</li>" for text in hints)
+    items = "".join(f"<li>{_prose(text)}</li>" for text in hints)
     # Lines that are not a hint nor the last one ("(no hint shown yet: …)"), one per line.
-    notes = "".join(f"{_esc(line.strip())}<br>" for line in rest[:-1]
+    notes = "".join(f"{_prose(line.strip())}<br>" for line in rest[:-1]
                     if not line.lstrip().startswith("hint "))
     listed = f"<ol>{items}</ol>" if items else "<br>"
-    return f"<b>{_esc(title)}</b>{listed}{notes}<i>{_esc(rest[-1])}</i>"
+    return f"<b>{_esc(title)}</b>{listed}{notes}<i>{_prose(rest[-1])}</i>"
 
 
 def hint_report(step: Step, task: int, shown: int) -> Report:
@@ -277,7 +286,7 @@ def all_pass_report(step: Step, following: Step | None, notebook: str | None) ->
                  f"({where}`cqrs-kata check {following.number}`).")
     else:
         text += " That is the last step of the course for now."
-    return Report(text, f"<b style='color:{COLOUR['passing']}'>✓</b> {_esc(text)}")
+    return Report(text, f"<b style='color:{COLOUR['passing']}'>✓</b> {_prose(text)}")
 
 
 def saved_report(versions: list[Saved]) -> Report:
@@ -297,4 +306,4 @@ def saved_report(versions: list[Saved]) -> Report:
 
 def error_report(message: str) -> Report:
     return Report(f"✗ {message}", f"<b style='color:{COLOUR['failing']}'>✗</b> "
-                  f"{_esc(message)}", ok=False)
+                  f"{_prose(message)}", ok=False)

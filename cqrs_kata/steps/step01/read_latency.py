@@ -80,7 +80,13 @@ def per_call(action: Callable[[], object], seconds: float = 0.2,
         calls *= 10
         took = timer.timeit(number=calls)
     calls = max(calls, int(calls * seconds / 3 / took)) if took > 0 else calls
-    return min(timer.repeat(repeat=3, number=calls)) / calls
+    best = min(timer.repeat(repeat=3, number=calls))
+    # A round slowed down while the count was being found (another process took the core)
+    # leaves too few calls for the clock to see: grow them until the best round shows too.
+    while best < seconds / 30 and calls < 10**8:
+        calls *= 10
+        best = min(timer.repeat(repeat=3, number=calls))
+    return best / calls
 
 
 def measure(sizes: Iterable[int], seconds: float = 0.2,
