@@ -67,7 +67,7 @@ bench: $(STAMP)
 
 # The course as a static JupyterLite site in _site/ (Pyodide in the browser, no network once
 # loaded; needs npm to fetch Pyodide, downloads cached in ~/.cache/cqrs-kata/site). Serve
-# _site/ with any web server, e.g. `make site-serve`, and open lab/index.html.
+# _site/ with any web server, e.g. `make site-serve`, and open its address (it opens notebook 00).
 site: $(STAMP)
 	$(BIN)/python -m cqrs_kata.dev.site
 

@@ -209,17 +209,30 @@ def test_every_step_passes_its_reference_in_the_site(browser: BrowserContext,
 
 def test_every_notebook_draws_its_diagrams_in_the_site(browser: BrowserContext,
                                                        site: Path) -> None:
-    """Every Mermaid diagram of every course notebook is drawn as SVG by the site's JupyterLab
-    (which renders them itself, offline: no request may leave the site)."""
+    """The site's front page opens notebook 00; every Mermaid diagram of every course notebook
+    is drawn as SVG by the site's JupyterLab (which renders them itself, offline: no request
+    may leave the site)."""
     from cqrs_kata.course.tracked import course_files
     from tests.support.browser import DRAWN, assert_diagrams_drawn, mermaid_blocks
 
     ARTIFACTS.mkdir(exist_ok=True)
     course = course_files(ROOT)
     with served(browser, site) as (page, base):
-        for notebook in course.notebooks():
-            page.goto(f"{base}/lab/index.html?path={notebook}")
+        for n, notebook in enumerate(course.notebooks()):
+            page.goto(f"{base}/" if n == 0 else f"{base}/lab/index.html?path={notebook}")
             assert_diagrams_drawn(page, mermaid_blocks(course.notebook(notebook)),
                                   Path(notebook).name)
             page.locator(DRAWN).first.screenshot(
                 path=str(ARTIFACTS / f"site-{Path(notebook).name[:2]}-diagram.png"))
+
+
+def test_a_front_page_it_does_not_know_is_a_clear_error_not_a_broken_site() -> None:
+    from cqrs_kata.dev.site import entry_page
+
+    page = ("<script id=\"jupyter-config-data\" data-jupyter-lite-root=\".\">{}</script>"
+            "<script type=\"module\">\n  await import('./config-utils.js');\n</script>")
+    opened = entry_page(page, "notebooks/00-x.ipynb")
+    assert "url=lab/index.html?path=notebooks/00-x.ipynb" in opened
+    assert "config-utils" not in opened and "data-jupyter-lite-root" in opened
+    with pytest.raises(SiteError, match="front page"):
+        entry_page("<html></html>", "notebooks/00-x.ipynb")

@@ -42,6 +42,7 @@ import http.server
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -458,7 +459,27 @@ def build(output: Path = OUTPUT, work: Path = WORK) -> Path:
           "--settings-overrides", str(lite / "overrides.json"),
           "--apps", "lab", "--no-sourcemaps", "--no-unused-shared-packages"],
          "jupyter lite build", cwd=lite)
+    front = output / "index.html"
+    front.write_text(entry_page(front.read_text(encoding="utf-8"),
+                                course_files(ROOT).notebooks()[0]), encoding="utf-8")
     return output
+
+
+_TO_APP = re.compile(
+    r"<script type=\"module\">\s*await import\('\./config-utils\.js'\);\s*</script>")
+"""The front page's one script: it sends the browser to the app, where a launcher waits."""
+
+
+def entry_page(page: str, notebook: str) -> str:
+    """JupyterLite's front ``page`` made to open ``notebook`` (notebook 00) in the lab instead of
+    an empty launcher. Its configuration stays: the lab's pages read it from this page."""
+    target = f"lab/index.html?path={notebook}"
+    opened, found = _TO_APP.subn(
+        f"<meta http-equiv=\"refresh\" content=\"0; url={target}\">", page)
+    if found != 1:
+        raise SiteError("JupyterLite's front page (index.html) changed: it no longer holds the "
+                        "one script entry_page replaces; update _TO_APP in cqrs_kata/dev/site.py")
+    return opened
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -497,7 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         server = serve(args.output, args.serve)
         host, port = server.server_address[:2]
-        print(f"serving {args.output} on http://{host!s}:{port}/lab/index.html (Ctrl-C stops)")
+        print(f"serving {args.output} on http://{host!s}:{port}/ (Ctrl-C stops)")
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
@@ -511,8 +532,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(f"site: built {output} in {time.monotonic() - started:.0f} s, "
           f"{size_bytes(output) / 1e6:.0f} MB. Serve it with any web server, e.g. "
-          "`make site-serve` (or python -m cqrs_kata.dev.site --serve), and open "
-          "lab/index.html")
+          "`make site-serve` (or python -m cqrs_kata.dev.site --serve), and open its address: "
+          "it opens notebook 00")
     return 0
 
 

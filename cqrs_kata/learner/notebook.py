@@ -13,6 +13,7 @@ that fails: a notebook cannot hide a broken reference behind a friendly message.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Callable
 
 from cqrs_kata import platform
@@ -59,7 +60,7 @@ def _warn_once() -> None:
     global _warned
     if platform.here().browser and not _warned:
         _warned = True
-        print(BEFORE_CHECKING)
+        print(textwrap.fill(BEFORE_CHECKING, width=88))  # a browser's output wraps mid-word
 
 
 def check(step: str | int | None = None) -> Report:

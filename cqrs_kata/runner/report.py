@@ -129,6 +129,14 @@ NO_TIME_LIMIT = ("These checks ran inside this kernel, with no time limit (a bro
                  "an endless loop, use Kernel → Restart Kernel, fix your code and check again.")
 
 
+def _time_limit_note(results: list[StepResult]) -> str | None:
+    """NO_TIME_LIMIT where a check ran without one; not in a browser kernel, where the notebook
+    says so once, before its first check (which may never end, and then shows no report)."""
+    if all(r.time_limit for r in results) or platform.here().browser:
+        return None
+    return NO_TIME_LIMIT
+
+
 def _task_count(task: TaskResult) -> str:
     state = task.state
     if state == "local only":
@@ -190,8 +198,7 @@ def step_report(result: StepResult) -> Report:
             f"<b>task {task.task.number}</b> {_prose(task.task.title)} "
             f"<span style='color:{COLOUR[state]}'>({_esc(count)})</span>{detail_html}</li>"
         )
-    notes = [n for n in (_local_note([result]),
-                         None if result.time_limit else NO_TIME_LIMIT) if n]
+    notes = [n for n in (_local_note([result]), _time_limit_note([result])) if n]
     footer = _next_step_line(result)
     lines += [footer, *notes]
     body = (f"<div><b>{_esc(head)}</b><ul style='padding-left:0.5em'>{''.join(rows)}</ul>"
@@ -224,8 +231,7 @@ def progress_report(results: list[StepResult]) -> Report:
     done = sum(t.state == "passing" for r in results for t in r.tasks)
     total = sum(len(r.step.tasks) for r in results)
     summary = f"{done} of {total} tasks pass."
-    notes = [n for n in (_local_note(results),
-                         None if all(r.time_limit for r in results) else NO_TIME_LIMIT) if n]
+    notes = [n for n in (_local_note(results), _time_limit_note(results)) if n]
     lines += [summary, *notes]
     # JupyterLab right-aligns table cells unless each cell says otherwise.
     table = "".join(rows)
