@@ -152,7 +152,7 @@ def test_measure_gives_every_option_of_the_backend(pg_dsn: str) -> None:
     assert by["matview concurrently"].blocks_readers is False
     assert by["no index"].refresh_s is None and by["no index"].staleness_s == 0.0
     assert by["etl summary"].refresh_s is not None and by["etl summary"].staleness_s > 0
-    text = alternatives.table(sqlite + postgresql)
+    text = str(alternatives.table(sqlite + postgresql))
     assert all(name in text for name in OPTIONS)
     ratios = alternatives.ratios(sqlite + postgresql)
     assert {"sqlite counter vs no index", "postgresql concurrently vs refresh time",

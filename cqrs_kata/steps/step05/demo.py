@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +32,7 @@ from types import TracebackType
 from cqrs_kata import platform
 from cqrs_kata.db import Database
 from cqrs_kata.steps.step05.projector_process import PROJECTOR, stop_before
+from cqrs_kata.steps.tables import WRONG, Table
 
 _PREFIX = "cqrs-kata-05-"
 """Scratch folders are ``<tmp>/cqrs-kata-05-<pid of their owner>-<random>``."""
@@ -254,3 +256,17 @@ def finished_or_waiting(thread: threading.Thread, observer: Database,
             raise TimeoutError(f"the thread neither finished nor waited for a lock in {timeout} s")
         time.sleep(0.005)
     return "finished"
+
+
+def counted_after_kills(results: Sequence[tuple[str, Sequence[int]]], projectors: Sequence[str],
+                        truth: int) -> Table:
+    """One row per kill point: the runs each projector's view counts once it was killed there
+    and a new one ran to the end; a count that is not ``truth`` (GROUP BY over runs) is
+    marked."""
+    rows = tuple((kill_at, *(f"{n:,}" for n in counts)) for kill_at, counts in results)
+    wrong = frozenset((r, c + 1) for r, (_, counts) in enumerate(results)
+                      for c, n in enumerate(counts) if n != truth)
+    return Table(("kill -9 just before", *projectors), rows, marked=wrong,
+                 right=frozenset(range(1, len(projectors) + 1)),
+                 note=f"{WRONG} the view's count is not the truth, {truth:,} runs")
+

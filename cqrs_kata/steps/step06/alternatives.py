@@ -35,6 +35,7 @@ from cqrs_kata.db import Database, PostgresDatabase, SQLiteDatabase, postgres
 from cqrs_kata.platform import local_only
 from cqrs_kata.steps.step06.figures import OPTIONS as OPTIONS  # measured here, used by callers
 from cqrs_kata.steps.step06.figures import Figures as Figures
+from cqrs_kata.steps.tables import Table
 
 # The workload ------------------------------------------------------------------------------
 
@@ -666,21 +667,17 @@ def _ordered(figures: Sequence[Figures]) -> list[Figures]:
     return sorted(figures, key=lambda f: (f.backend != "sqlite", f.rows, OPTIONS.index(f.option)))
 
 
-def table(figures: Sequence[Figures]) -> str:
-    """The figures as a plain-text table, by backend, then rows, then option."""
+def table(figures: Sequence[Figures]) -> Table:
+    """The figures as a table grouped by backend, then by rows and option: styled in a notebook,
+    aligned text where printed."""
     head = ("backend", "rows", "option", "read p50", "read p99", "write x", "staleness",
             "refresh", "blocks readers")
-    lines = [head]
-    for f in _ordered(figures):
-        lines.append((f.backend, f"{f.rows:,}", f.option, seconds(f.read_p50_s),
-                      seconds(f.read_p99_s), f"{f.write_overhead:.2f}", seconds(f.staleness_s),
-                      seconds(f.refresh_s),
-                      "-" if f.blocks_readers is None else "yes" if f.blocks_readers else "no"))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-    right = {1, 3, 4, 5, 6, 7}
-    return "\n".join("  ".join(cell.rjust(width) if i in right else cell.ljust(width)
-                               for i, (cell, width) in enumerate(zip(line, widths, strict=True)))
-                     .rstrip() for line in lines)
+    rows = tuple((f.backend, f"{f.rows:,}", f.option, seconds(f.read_p50_s),
+                  seconds(f.read_p99_s), f"{f.write_overhead:.2f}", seconds(f.staleness_s),
+                  seconds(f.refresh_s),
+                  "-" if f.blocks_readers is None else "yes" if f.blocks_readers else "no")
+                 for f in _ordered(figures))
+    return Table(head, rows, right=frozenset({1, 3, 4, 5, 6, 7}), group=0)
 
 
 def _largest(figures: Sequence[Figures], backend: str) -> dict[str, Figures]:
@@ -762,9 +759,9 @@ def headlines(figures: Sequence[Figures]) -> str:
 
 def plot(figures: Sequence[Figures], folder: str | Path) -> list[Path]:
     """PNG files in ``folder`` (made if missing): read latency against rows per option
-    (log-log, p50 solid, p99 dotted), write overhead at the largest size (bars), and refresh
-    or catch-up time against rows (log-log). Returns their paths: none where matplotlib is
-    missing (a browser kernel), which it then says in a sentence."""
+    (log-log, p50 and p99 side by side, per backend), write overhead at the largest size
+    (bars), and refresh or catch-up time against rows (log-log). Returns their paths: none
+    where matplotlib is missing (a browser kernel), which it then says in a sentence."""
     why = local_only(("matplotlib",))
     if why is not None:
         print(f"Plotting {why}. The table above has the same figures.")
@@ -773,6 +770,7 @@ def plot(figures: Sequence[Figures], folder: str | Path) -> list[Path]:
 
     matplotlib.use("Agg")  # files only: no display needed, none opened
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -784,23 +782,35 @@ def plot(figures: Sequence[Figures], folder: str | Path) -> list[Path]:
         return sorted((f for f in figures if f.backend == backend and f.option == name),
                       key=lambda f: f.rows)
 
-    fig, axes = plt.subplots(1, len(backends), figsize=(6.5 * len(backends), 4.8),
-                             squeeze=False, sharey=True)
-    for ax, backend in zip(axes[0], backends, strict=True):
-        for name in OPTIONS:
-            points = series(backend, name)
-            if not points:
-                continue
-            sizes = [f.rows for f in points]
-            ax.plot(sizes, [f.read_p50_s for f in points], "o-", color=colors[name], label=name)
-            ax.plot(sizes, [f.read_p99_s for f in points], ":", color=colors[name])
-        ax.set(xscale="log", yscale="log", xlabel="rows", title=f"{backend}: one tenant's read")
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].set_ylabel("seconds (p50 solid, p99 dotted)")
-    axes[0][-1].legend(fontsize=8)
+    # One panel per backend and percentile (p50 and p99 apart: drawn together, 16 lines hid
+    # each other), and one legend outside the panels, where it covers no data.
+    fig, axes = plt.subplots(len(backends), 2, figsize=(7.0, 2.8 * len(backends)),
+                             squeeze=False, sharex=True, sharey=True)
+    percentiles: tuple[tuple[str, Callable[[Figures], float]], ...] = (
+        ("p50", lambda f: f.read_p50_s), ("p99", lambda f: f.read_p99_s))
+    for row, backend in zip(axes, backends, strict=True):
+        for ax, (what, pick) in zip(row, percentiles, strict=True):
+            for name in OPTIONS:
+                points = series(backend, name)
+                if points:
+                    ax.plot([f.rows for f in points], [pick(f) for f in points], "o-",
+                            markersize=3.5, color=colors[name], label=name)
+            ax.set(xscale="log", yscale="log")
+            ax.set_title(f"{backend}: read {what}", fontsize=10)
+            ax.grid(True, which="both", alpha=0.3)
+        row[0].set_ylabel("seconds per read")
+    sizes = sorted({f.rows for f in figures})
+    for ax in axes[-1]:
+        ax.set_xlabel("rows")
+        ax.set_xticks(sizes, [f"{n:,}" for n in sizes])  # the sizes measured, nothing between
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    shown = {label: handle for ax in axes.flat
+             for handle, label in zip(*ax.get_legend_handles_labels(), strict=True)}
+    fig.legend(list(shown.values()), list(shown), loc="center left", bbox_to_anchor=(1.0, 0.5),
+               fontsize=9, frameon=False)
     fig.tight_layout()
     made.append(folder / "read_latency.png")
-    fig.savefig(made[-1], dpi=110)
+    fig.savefig(made[-1], dpi=110, bbox_inches="tight")
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(8, 4.5))

@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                             progress=progress)
             done += n
     args.out.mkdir(parents=True, exist_ok=True)
-    text = alternatives.table(figures)
+    text = str(alternatives.table(figures))
     lines = alternatives.headlines(figures)
     (args.out / "figures.csv").write_text(alternatives.to_csv(figures))
     (args.out / "figures.txt").write_text(f"{text}\n\n{lines}\n")
