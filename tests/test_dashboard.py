@@ -708,3 +708,26 @@ def test_stopping_from_inside_a_tick_neither_waits_nor_deadlocks(svc: QueuedRunS
         assert HINT in board.status_view.value
     finally:
         board.close()
+
+
+def test_the_lag_chart_ramps_while_the_queue_grows_and_falls_back_to_zero() -> None:
+    from cqrs_kata.steps.step03.dashboard import lag_chart
+
+    assert lag_chart([], now=100.0) == ""
+    growing = lag_chart([(90.0, 0), (95.0, 10), (99.0, 20)], now=100.0)
+    points = growing.split('points="')[1].split('"')[0].split()
+    heights = [float(p.split(",")[1]) for p in points]
+    assert heights == sorted(heights, reverse=True), "a growing queue climbs (SVG y falls)"
+    assert "top: 20" in growing and "#cf222e" in growing  # still behind: red
+    caught_up = lag_chart([(60.0, 30), (99.0, 0)], now=100.0)  # the 30 is before the window
+    assert "top: 30" in caught_up and "#1a7f37" in caught_up  # opens at 30, ends at 0: green
+    assert caught_up.split('points="')[1].startswith("0.0,")
+
+
+def test_the_dashboard_draws_its_lag_over_time(dash: Dashboard, svc: QueuedRunService) -> None:
+    dash.refresh()
+    for _ in range(3):
+        svc.record("acme", "ok")
+        dash.refresh()
+    chart = dash.lag_view.value
+    assert chart.startswith('<svg class="cqrs-lag-chart"') and "top: 3" in chart

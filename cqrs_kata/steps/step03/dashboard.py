@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import html
 import random
 import signal
@@ -223,6 +224,43 @@ def as_html(snap: Snapshot, message: str = "", stopped: str | None = None) -> st
         "<tr><th>tenant</th><th>status</th><th>view</th><th>truth</th><th></th></tr>"
         f"{rows}</table>{note}"
     )
+
+
+LAG_WINDOW_SECONDS = 30.0
+"""How far back the lag chart reaches."""
+_CHART_W, _CHART_H = 480, 90
+
+
+def lag_chart(samples: Sequence[tuple[float, int]], now: float,
+              window: float = LAG_WINDOW_SECONDS) -> str:
+    """An SVG of the queue's length (the lag in events) over the last ``window`` seconds, from
+    ``(monotonic time, events queued)`` samples: flat at 0 while the projector keeps up, a
+    ramp while the writer outpaces it. Plain SVG, so it draws in a browser kernel too."""
+    start = now - window
+    shown = [(t, n) for t, n in samples if t >= start]
+    before = [n for t, n in samples if t < start]
+    if before:  # the value the window opens with
+        shown.insert(0, (start, before[-1]))
+    if not shown:
+        return ""
+    top = max(1, max(n for _, n in shown))
+
+    def x(t: float) -> float:
+        return round((t - start) / window * _CHART_W, 1)
+
+    def y(n: int) -> float:
+        return round(_CHART_H - 4 - n / top * (_CHART_H - 18), 1)
+
+    points = []
+    for (t, n), following in zip(shown, [*shown[1:], (now, shown[-1][1])], strict=True):
+        points += [f"{x(t)},{y(n)}", f"{x(following[0])},{y(n)}"]  # held until the next one
+    colour = "#cf222e" if shown[-1][1] else "#1a7f37"
+    return (f'<svg class="cqrs-lag-chart" width="{_CHART_W}" height="{_CHART_H}" '
+            f'viewBox="0 0 {_CHART_W} {_CHART_H}" style="font: 11px monospace">'
+            f'<line x1="0" y1="{y(0)}" x2="{_CHART_W}" y2="{y(0)}" stroke="#ccc"/>'
+            f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" '
+            f'points="{" ".join(points)}"/>'
+            f'<text x="2" y="11">lag in events, last {window:g} s (top: {top})</text></svg>')
 
 
 # Life cycle ------------------------------------------------------------------------------
@@ -431,6 +469,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         self._message = ""
         self._pump = _Pump()
         self._last: Snapshot | None = None
+        self._lag_samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=2000)
         self._closed = False
         self._since_render = 0.0
         self._in_service = False
@@ -448,11 +487,14 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         self.projector_rate = self._slider("projector ev/s", "cqrs-projector-rate")
         self.status_view = widgets.HTML()
         self.status_view.add_class("cqrs-dashboard-status")
+        self.lag_view = widgets.HTML()
+        self.lag_view.add_class("cqrs-dashboard-lag")
         super().__init__(children=[
             widgets.HBox([self.tenant, self.status, self.record_button]),
             widgets.HBox([self.drain_one_button, self.drain_all_button, self.rebuild_button]),
             widgets.HBox([self.writer_rate, self.projector_rate]),
             self.status_view,
+            self.lag_view,
         ])
         self.add_class("cqrs-dashboard")
         # Never fires while ipywidgets holds the widget (until close()); kept for when it does.
@@ -610,6 +652,9 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         snap = snapshot(self.service)
         self._last = snap
         self.status_view.value = as_html(snap, self._message, self._stopped_reason())
+        now = time.monotonic()
+        self._lag_samples.append((now, snap.queued))
+        self.lag_view.value = lag_chart(self._lag_samples, now)
         self._since_render = 0.0
         return snap
 
