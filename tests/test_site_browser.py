@@ -29,6 +29,7 @@ from cqrs_kata.course.structure import get_step
 from cqrs_kata.dev.site import SiteError, build, serve
 from tests.support.browser import ARTIFACTS, ROOT
 from tests.support.site_browser import (
+    KERNEL_START_MS,
     Offline,
     check_result,
     code_cell,
@@ -220,8 +221,10 @@ def test_every_notebook_draws_its_diagrams_in_the_site(browser: BrowserContext,
     with served(browser, site) as (page, base):
         for n, notebook in enumerate(course.notebooks()):
             page.goto(f"{base}/" if n == 0 else f"{base}/lab/index.html?path={notebook}")
+            # The page loads the notebook's kernel (Pyodide) meanwhile, which can hold up the
+            # drawing on a loaded machine: as long a wait as for a kernel.
             assert_diagrams_drawn(page, mermaid_blocks(course.notebook(notebook)),
-                                  Path(notebook).name)
+                                  Path(notebook).name, timeout_ms=KERNEL_START_MS)
             page.locator(DRAWN).first.screenshot(
                 path=str(ARTIFACTS / f"site-{Path(notebook).name[:2]}-diagram.png"))
 

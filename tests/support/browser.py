@@ -206,18 +206,26 @@ def mermaid_blocks(notebook: nbformat.NotebookNode) -> int:
                if cell.cell_type == "markdown")
 
 
-def assert_diagrams_drawn(page: Page, wanted: int, notebook: str) -> None:
+def assert_diagrams_drawn(page: Page, wanted: int, notebook: str,
+                          timeout_ms: float = UI_TIMEOUT_MS) -> None:
     """Wait until ``notebook`` (its file name) is the tab on screen and shows ``wanted`` Mermaid
     diagrams drawn as SVG; fail with the parser's message if one could not be drawn (JupyterLab
     renders them a moment after the markdown, loading Mermaid the first time)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     where = notebook
     assert wanted >= 1, f"{where} has no diagram (a ```mermaid block in a markdown cell)"
     page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current",
-                 has_text=notebook).wait_for(timeout=UI_TIMEOUT_MS)
-    page.wait_for_function(
-        "([drawn, broken, wanted]) => document.querySelectorAll(broken).length > 0"
-        " || document.querySelectorAll(drawn).length >= wanted",
-        arg=[DRAWN, BROKEN, wanted], timeout=UI_TIMEOUT_MS)
+                 has_text=notebook).wait_for(timeout=timeout_ms)
+    try:
+        page.wait_for_function(
+            "([drawn, broken, wanted]) => document.querySelectorAll(broken).length > 0"
+            " || document.querySelectorAll(drawn).length >= wanted",
+            arg=[DRAWN, BROKEN, wanted], timeout=timeout_ms)
+    except PlaywrightTimeout:
+        page.screenshot(path=str(ARTIFACTS / f"diagrams-failure-{notebook[:2]}.png"))
+        pytest.fail(f"{where}: {page.locator(DRAWN).count()} of {wanted} diagrams drawn after "
+                    f"{timeout_ms / 1000:g} s")
     broken = page.locator(BROKEN).all_inner_texts()
     assert not broken, f"{where}: Mermaid could not draw a diagram:\n" + "\n".join(broken)
     drawn = page.locator(DRAWN).count()
