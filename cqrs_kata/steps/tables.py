@@ -39,6 +39,13 @@ class Table:
     def _shown(self) -> list[int]:
         return [i for i in range(len(self.columns)) if i != self.group]
 
+    def _heading(self, row: int) -> str | None:
+        """The heading ``row`` starts a new group under, or None within a group."""
+        if self.group is None:
+            return None
+        value = self.rows[row][self.group]
+        return value if row == 0 or self.rows[row - 1][self.group] != value else None
+
     def _cell(self, row: int, column: int) -> str:
         value = self.rows[row][column]
         return f"{value} {WRONG}" if (row, column) in self.marked else value
@@ -55,9 +62,8 @@ class Table:
 
         lines = [line([self.columns[c] for c in shown])]
         for r, row in enumerate(cells):
-            if self.group is not None and (r == 0 or self.rows[r - 1][self.group]
-                                           != self.rows[r][self.group]):
-                lines.append(f"{self.rows[r][self.group]}:")
+            if (heading := self._heading(r)) is not None:
+                lines.append(f"{heading}:")
             lines.append(line(row))
         return "\n".join(lines + ([self.note] if self.note else []))
 
@@ -77,10 +83,9 @@ class Table:
                        f"{html.escape(self.columns[c])}</th>" for c in shown)
         body = []
         for r in range(len(self.rows)):
-            if self.group is not None and (r == 0 or self.rows[r - 1][self.group]
-                                           != self.rows[r][self.group]):
+            if (heading := self._heading(r)) is not None:
                 body.append(f"<tr><th colspan='{len(shown)}' style='text-align:left;"
-                            f"padding-top:8px'>{html.escape(self.rows[r][self.group])}</th></tr>")
+                            f"padding-top:8px'>{html.escape(heading)}</th></tr>")
             body.append("<tr>" + "".join(td(r, c) for c in shown) + "</tr>")
         note = f"<p><i>{html.escape(self.note)}</i></p>" if self.note else ""
         return (f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"

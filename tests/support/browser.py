@@ -213,8 +213,7 @@ def assert_diagrams_drawn(page: Page, wanted: int, notebook: str,
     renders them a moment after the markdown, loading Mermaid the first time)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    where = notebook
-    assert wanted >= 1, f"{where} has no diagram (a ```mermaid block in a markdown cell)"
+    assert wanted >= 1, f"{notebook} has no diagram (a ```mermaid block in a markdown cell)"
     page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current",
                  has_text=notebook).wait_for(timeout=timeout_ms)
     try:
@@ -224,9 +223,9 @@ def assert_diagrams_drawn(page: Page, wanted: int, notebook: str,
             arg=[DRAWN, BROKEN, wanted], timeout=timeout_ms)
     except PlaywrightTimeout:
         page.screenshot(path=str(ARTIFACTS / f"diagrams-failure-{notebook[:2]}.png"))
-        pytest.fail(f"{where}: {page.locator(DRAWN).count()} of {wanted} diagrams drawn after "
+        pytest.fail(f"{notebook}: {page.locator(DRAWN).count()} of {wanted} diagrams drawn after "
                     f"{timeout_ms / 1000:g} s")
     broken = page.locator(BROKEN).all_inner_texts()
-    assert not broken, f"{where}: Mermaid could not draw a diagram:\n" + "\n".join(broken)
+    assert not broken, f"{notebook}: Mermaid could not draw a diagram:\n" + "\n".join(broken)
     drawn = page.locator(DRAWN).count()
-    assert drawn == wanted, f"{where}: {drawn} diagrams drawn, {wanted} in its markdown"
+    assert drawn == wanted, f"{notebook}: {drawn} diagrams drawn, {wanted} in its markdown"
