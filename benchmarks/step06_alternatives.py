@@ -1,7 +1,7 @@
 """Step 06's headline figures, every option side by side in one run on SQLite and PostgreSQL:
 the counter's read against GROUP BY with no index, the index's speed-up, the matview's read
 against the counter's, REFRESH against REFRESH CONCURRENTLY (time, and whether a reader waited
-on a lock), and each option's write overhead as a ratio to a bare append.
+on a lock), and each option's mean time to record a run as a ratio to a bare append's.
 
     .venv/bin/python benchmarks/step06_alternatives.py [rows ...]    # default 1000000
 

@@ -179,7 +179,7 @@ def bench(tmp_path: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> tu
 
 
 def written(out: Path) -> list[dict[str, str]]:
-    for picture in ("read_latency.png", "write_overhead.png", "refresh.png"):
+    for picture in ("read_latency.png", "write_path.png", "refresh.png"):
         assert (out / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", picture
     assert "read p50" in (out / "figures.txt").read_text()
     with (out / "figures.csv").open() as f:
@@ -208,17 +208,6 @@ def test_bench_with_postgres_has_the_matview_rows(
 def test_bench_refuses_nonsense_sizes(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["bench", "--rows", "0", "--no-postgres"]) == 2
     assert "whole numbers of 1 or more" in capsys.readouterr().err
-
-
-def test_write_overhead_survives_a_clock_too_coarse_for_one_write() -> None:
-    """A browser's clock rounds to 0.1 ms, so most bare appends take "0 s": the overhead is
-    then the ratio of the totals, not a division by a zero median."""
-    from cqrs_kata.steps.step06.alternatives import _overhead
-
-    assert _overhead([2e-6, 4e-6, 6e-6], [1e-6, 2e-6, 3e-6]) == pytest.approx(2.0)
-    assert _overhead([1e-4, 0.0, 1e-4, 1e-4], [0.0, 0.0, 1e-4, 0.0]) == pytest.approx(3.0)
-    with pytest.raises(RuntimeError, match="too coarse"):
-        _overhead([0.0, 0.0], [0.0, 0.0])
 
 
 def test_per_call_times_what_a_coarse_clock_rounds_to_zero() -> None:

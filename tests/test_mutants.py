@@ -81,11 +81,6 @@ NOT_CAUGHT_YET: dict[str, str] = {
     "step06/m21_refresh_summary_inserts_or_replaces_the_refresh_row":
         "INSERT OR REPLACE is SQLite-only SQL (a syntax error on PostgreSQL, which the module "
         "docstring promises); step 06's checks run the learner's code on SQLite only",
-    "step06/m48_choose_cheap_enough_as_a_read_rate":
-        "reads_per_s <= CHEAP_ENOUGH / read_p50_s differs from reads_per_s * read_p50_s <= "
-        "CHEAP_ENOUGH only by float rounding at the boundary; the boundary cases (64 x "
-        "0.0015625) are exact in binary, so hint 3's 'keep the expressions as the docstring "
-        "writes them' is never tested",
 }
 
 CAUGHT_BY_ANOTHER_TASK: dict[str, str] = {

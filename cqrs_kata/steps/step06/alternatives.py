@@ -127,6 +127,7 @@ class Option:
 
 GROUP_BY_TENANT = "SELECT status, COUNT(*) FROM runs WHERE tenant = ? GROUP BY status"
 INDEX_SQL = "CREATE INDEX IF NOT EXISTS runs_tenant_status ON runs (tenant, status)"
+BARE_APPEND = "INSERT INTO runs (tenant, status) VALUES (?, ?)"
 
 
 class NoIndex(Option):
@@ -245,6 +246,37 @@ class QueryObject(Option):
         return DashboardQuery(db).summary(tenant)
 
 
+INLINE_COUNTS = ("CREATE TABLE IF NOT EXISTS inline_counts (tenant TEXT NOT NULL, "
+                 "status TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (tenant, status))")
+INLINE_COUNT_RUN = ("INSERT INTO inline_counts (tenant, status, n) VALUES (?, ?, 1) "
+                    "ON CONFLICT (tenant, status) DO UPDATE SET n = inline_counts.n + 1")
+"""What the writer adds to each append, in the same transaction, to keep the counts."""
+
+
+class InlineCounters(Option):
+    """Step 02's inline projection on a database: each run's writer bumps its tenant's counter
+    in the transaction that appends the run, so a reader never sees one without the other.
+    Building it over existing runs is a backfill: one ``GROUP BY``."""
+
+    name = "inline counters"
+    build_sql = (INLINE_COUNTS,
+                 "DELETE FROM inline_counts",
+                 "INSERT INTO inline_counts (tenant, status, n) "
+                 "SELECT tenant, status, COUNT(*) FROM runs GROUP BY tenant, status")
+    read_sql = "SELECT status, n FROM inline_counts WHERE tenant = ?"
+
+    def build(self, db: Database) -> None:
+        with db.transaction():
+            super().build(db)
+
+    @staticmethod
+    def record(db: Database, tenant: str, status: str) -> None:
+        """The write path: the run and its counter, one transaction."""
+        with db.transaction():
+            db.execute(BARE_APPEND, (tenant, status))
+            db.execute(INLINE_COUNT_RUN, (tenant, status))
+
+
 class ProjectorCounters(Option):
     """Step 05: ``DurableLog.record`` writes each run with its outbox event; a
     ``DurableProjector`` folds the outbox into ``counts``; a read is a lookup by key."""
@@ -288,7 +320,7 @@ class ProjectorCounters(Option):
 
 ALL_OPTIONS: tuple[type[Option], ...] = (NoIndex, TableIndex, SqlView, MatviewRefresh,
                                         MatviewConcurrently, EtlSummary, QueryObject,
-                                        ProjectorCounters)
+                                        InlineCounters, ProjectorCounters)
 assert tuple(o.name for o in ALL_OPTIONS) == OPTIONS
 
 
@@ -376,11 +408,12 @@ def scratch_database(dsn: str | None = None) -> Iterator[tuple[Database, Callabl
 
 @dataclass(frozen=True)
 class Blocking:
-    """What a reader on another connection met while a refresh held its locks."""
+    """What a reader (or a writer) on another connection met while a refresh held its locks."""
 
     waited: bool
     """PostgreSQL: the reader's backend showed ``wait_event_type = 'Lock'`` in
-    ``pg_stat_activity``. SQLite: its read, with no busy timeout, failed "database is locked"."""
+    ``pg_stat_activity``. SQLite: its statement, with no busy timeout, failed "database is
+    locked"."""
     blocked_by: tuple[int, ...] = ()
     """PostgreSQL: ``pg_blocking_pids`` of the reader (the refreshing backend)."""
     read: dict[str, int] | None = None
@@ -391,15 +424,31 @@ def reader_during_refresh(option: Option, db: Database, open_reader: Callable[[]
                           tenant: str, timeout_s: float = 10.0) -> Blocking:
     """Refresh ``option`` on ``db`` and, while its publishing transaction holds every lock it
     takes, read on another connection: does the reader wait for a lock? Looked up, not timed."""
-    reader = open_reader()
-    watcher = open_reader() if reader.dialect == "postgresql" else None
+    return during_refresh(option, db, open_reader, lambda other: option.read(other, tenant),
+                          timeout_s)
+
+
+def writer_during_refresh(option: Option, db: Database, open_writer: Callable[[], Database],
+                          run: tuple[str, str], timeout_s: float = 10.0) -> Blocking:
+    """The same with a writer appending ``run`` to ``runs`` on another connection: does it wait
+    for the refresh? (The caller removes the run afterwards.)"""
+    return during_refresh(option, db, open_writer,
+                          lambda other: other.execute(BARE_APPEND, run), timeout_s)
+
+
+def during_refresh(option: Option, db: Database, open_other: Callable[[], Database],
+                   act: Callable[[Database], object], timeout_s: float = 10.0) -> Blocking:
+    """Refresh ``option`` on ``db`` and, while its publishing transaction holds every lock it
+    takes, ``act`` on another connection: does it wait for a lock? Looked up, not timed."""
+    reader = open_other()
+    watcher = open_other() if reader.dialect == "postgresql" else None
     found: list[Blocking] = []
-    answers: list[dict[str, int] | BaseException] = []
+    answers: list[object] = []
     threads: list[threading.Thread] = []
 
     def read() -> None:
         try:
-            answers.append(option.read(reader, tenant))
+            answers.append(act(reader))
         except BaseException as error:  # kept for the caller: a thread's error is lost
             answers.append(error)
 
@@ -410,7 +459,7 @@ def reader_during_refresh(option: Option, db: Database, open_reader: Callable[[]
             locked = isinstance(answer, Exception) and "locked" in str(answer)
             if isinstance(answer, BaseException) and not locked:
                 raise answer
-            found.append(Blocking(locked, (), None if locked else answers[-1]))  # type: ignore[arg-type]
+            found.append(Blocking(locked, (), answer if isinstance(answer, dict) else None))
             return
         thread = threading.Thread(target=read, daemon=True)
         thread.start()
@@ -454,13 +503,14 @@ READ_BUDGET_S = 2.0
 so their p50 and p99 compare alike; only a full scan (whose cost is the same for every tenant)
 is cut short at 10^6 rows."""
 MIN_READS = 5
-BARE_APPEND = "INSERT INTO runs (tenant, status) VALUES (?, ?)"
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(what, done, total)`` as ``measure`` goes through its steps."""
 
 
-def _latencies(option: Option, db: Database, tenants: Sequence[str]) -> tuple[float, float]:
+def _latencies(option: Option, db: Database,
+               tenants: Sequence[str]) -> tuple[float, float, float]:
+    """p50, p99 and mean seconds of reading ``tenants``' summaries through ``option``."""
     option.read(db, tenants[0])  # warm the cache and the statement cache
     times: list[float] = []
     for tenant in tenants:
@@ -470,7 +520,7 @@ def _latencies(option: Option, db: Database, tenants: Sequence[str]) -> tuple[fl
         if len(times) >= MIN_READS and sum(times) > READ_BUDGET_S:
             break
     cut = statistics.quantiles(times, n=100, method="inclusive")
-    return statistics.median(times), cut[98]
+    return statistics.median(times), cut[98], statistics.fmean(times)
 
 
 TWIN = {
@@ -495,28 +545,14 @@ def _per_write(db: Database, write: Callable[[str, str], object],
     return times
 
 
-def _overhead(path_s: Sequence[float], bare_s: Sequence[float]) -> float:
-    """How many times a bare append one write on a path takes: the ratio of medians, or, where
-    the clock is too coarse to time one write (a browser rounds it to 0.1 ms, so most bare
-    appends take "0 s"), the ratio of the totals."""
-    bare = statistics.median(bare_s)
-    if bare > 0:
-        return statistics.median(path_s) / bare
-    total = sum(bare_s)
-    if total <= 0:
-        raise RuntimeError(f"{len(bare_s)} appends all took 0 s by this clock: it is too coarse "
-                           "to measure writes here; run the measurement in a local install")
-    return sum(path_s) / total
-
-
-def _refreshed(option: Option, db: Database, times: int = 3) -> tuple[float, float]:
-    """The median seconds of ``times`` refreshes, and the staleness right after the last."""
+def _refreshed(option: Option, db: Database, times: int = 3) -> float:
+    """The median seconds of ``times`` refreshes."""
     took = []
     for _ in range(times):
         start = time.perf_counter()
         option.refresh(db)
         took.append(time.perf_counter() - start)
-    return statistics.median(took), option.staleness(db)
+    return statistics.median(took)
 
 
 def measure(rows: int, *, dsn: str | None = None, reads: int = 200, writes: int = 100,
@@ -525,28 +561,32 @@ def measure(rows: int, *, dsn: str | None = None, reads: int = 200, writes: int 
 
     SQLite (a temporary file) unless ``dsn`` names a PostgreSQL server, on which a database is
     created for the measurement and dropped after it. The workload is :func:`workload`'s, with
-    as many outbox events as runs. Per option:
+    as many outbox events as runs. Per option (``Figures`` defines each figure):
 
-    - read latency: p50 and p99 of ``reads`` reads of one tenant's summary (the tenants as
+    - reads: p50, p99 and mean of ``reads`` reads of one tenant's summary (the tenants as
       skewed as the writes), cut short after ``READ_BUDGET_S`` seconds (at least 5 reads);
-    - write overhead: the median seconds to record one run (one transaction each, ``writes``
-      of them) with the option's write path, over that of a bare append to ``runs`` without
-      a secondary index, the paths taking turns run by run: the index's on a copy of ``runs``
-      with the index, the projector's ``DurableLog.record``. Options whose write path is the
-      bare append (views refreshed later, the ETL job) get 1.0;
+    - writes: the mean seconds to record one run (one transaction each, ``writes`` of them)
+      on each write path, the paths taking turns run by run so that all see the machine at the
+      same moment: the bare append (the views, the refreshed options), the append with the
+      index (on a copy of ``runs`` that has it), the append with its counter (inline), and
+      ``DurableLog.record`` (the projector's);
     - refresh: seconds to refresh the whole view (matview, ETL: the median of 3) or for the
       projector to catch up from nothing on every event (once);
-    - staleness: how old the answer is at the earliest moment a write can be seen, with the
-      refresh or catch-up started right after the write (so about one refresh; one batch for
-      the projector). A schedule adds its interval, a polling projector its poll delay;
-    - blocks_readers: :func:`reader_during_refresh`, a reader on another connection while the
+    - staleness: 0 for what reads the truth or is kept in the writer's transaction; two
+      refreshes for a refresh run back to back; for the projector, its longest idle sleep
+      between polls (``MAX_SLEEP``) plus the time a catch-up started right after a write takes
+      to show it;
+    - blocks readers, blocks writers: :func:`reader_during_refresh` and
+      :func:`writer_during_refresh`, a reader or a writer on another connection while the
       refresh holds its locks (a lock looked up, not a timing).
     """
+    from cqrs_kata.steps.step05.projector_process import MAX_SLEEP
+    from solutions.step05 import DurableLog
+
     runs = workload(rows, seed)
     tenants = read_tenants(reads, seed)
     writes_runs = workload(writes, seed + 3)
-    steps = ["load", "writes", "no index", "matview", "etl summary", "projector counters",
-             "index", "table+index"]
+    steps: list[str] = []
     backend = "postgresql" if dsn is not None else "sqlite"
     step = 0
 
@@ -557,13 +597,22 @@ def measure(rows: int, *, dsn: str | None = None, reads: int = 200, writes: int 
         step += 1
 
     figures: dict[str, Figures] = {}
-    with scratch_database(dsn) as (db, open_reader, where):
+    with scratch_database(dsn) as (db, open_other, where):
         options = {o.name: o for o in options_for(db.dialect)}
+        refreshed = [name for name in ("matview refresh", "matview concurrently", "etl summary")
+                     if name in options]
+        steps += ["load", "writes", "no index", *refreshed, "projector counters",
+                  "inline counters", "index", "table+index, sql view, query object"]
         say("load")
         load(db, runs, where, recorded_at=time.time())
+        tidy = (("DELETE FROM runs WHERE id > ?", (rows,)),
+                ("DELETE FROM outbox WHERE position > ?", (rows,)))
+
+        def tidied() -> None:
+            for sql, params in tidy:
+                db.execute(sql, params)
 
         say("writes")
-        from solutions.step05 import DurableLog
 
         def bare(tenant: str, status: str) -> None:
             with db.transaction():
@@ -573,76 +622,79 @@ def measure(rows: int, *, dsn: str | None = None, reads: int = 200, writes: int 
             with db.transaction():
                 db.execute(BARE_APPEND.replace("runs", "runs_indexed"), (tenant, status))
 
-        # The index's cost is measured on a twin of `runs` that has it, so that all three
-        # write paths take turns, one run each, and see the same machine at the same moment.
-        for sql in TWIN[db.dialect] + TWIN_FILL:
+        def inline(tenant: str, status: str) -> None:
+            InlineCounters.record(db, tenant, status)
+
+        # The index's cost is measured on a twin of `runs` that has it, so that every write
+        # path takes turns, one run each, and sees the same machine at the same moment.
+        for sql in (*TWIN[db.dialect], *TWIN_FILL, INLINE_COUNTS):
             db.execute(sql)
         settle(db)
         log = DurableLog(db)
-        bare_s, logged_s, indexed_s = [], [], []
+        paths: dict[str, Callable[[str, str], object]] = {
+            "bare": bare, "indexed": indexed, "inline": inline, "logged": log.record}
+        took: dict[str, list[float]] = {path: [] for path in paths}
         for run in writes_runs:
-            bare_s += _per_write(db, bare, [run])
-            logged_s += _per_write(db, log.record, [run])
-            indexed_s += _per_write(db, indexed, [run])
-        index_overhead = _overhead(indexed_s, bare_s)
+            for path, write in paths.items():
+                took[path] += _per_write(db, write, [run])
+        write_s = {path: statistics.fmean(times) for path, times in took.items()}
         db.execute("DROP TABLE runs_indexed")
-        tidy = (("DELETE FROM runs WHERE id > ?", (rows,)),
-                ("DELETE FROM outbox WHERE position > ?", (rows,)))
-        for sql, params in tidy:
-            db.execute(sql, params)
+        tidied()
 
-        def add(name: str, write: float = 1.0, staleness: float = 0.0,
-                refresh: float | None = None, blocks: bool | None = None) -> None:
-            p50, p99 = _latencies(options[name], db, tenants)
-            figures[name] = Figures(name, backend, rows, p50, p99, write, staleness, refresh,
-                                    blocks)
+        def add(name: str, write: str = "bare", staleness: float = 0.0,
+                refresh: float | None = None, blocks: tuple[bool, bool] | None = None) -> None:
+            p50, p99, mean = _latencies(options[name], db, tenants)
+            figures[name] = Figures(name, backend, rows, p50, p99, mean, write_s[write],
+                                    staleness, refresh, None if blocks is None else blocks[0],
+                                    None if blocks is None else blocks[1])
+
+        def blocking(option: Option) -> tuple[bool, bool]:
+            readers = reader_during_refresh(option, db, open_other, tenants[0]).waited
+            writers = writer_during_refresh(option, db, open_other, writes_runs[0]).waited
+            tidied()
+            return readers, writers
 
         say("no index")
         add("no index")
 
-        say("matview")
-        for name in ("matview refresh", "matview concurrently"):
-            if name not in options:
-                continue
+        for name in refreshed:
+            say(name)
             option = options[name]
             option.build(db)
             option.refresh(db)  # populated: CONCURRENTLY needs it, and the first fill is no test
-            took, stale = _refreshed(option, db)
-            blocking = reader_during_refresh(option, db, open_reader, tenants[0])
-            add(name, 1.0, stale, took, blocking.waited)
-
-        say("etl summary")
-        etl = options["etl summary"]
-        etl.build(db)
-        took, stale = _refreshed(etl, db)
-        add("etl summary", 1.0, stale, took,
-            reader_during_refresh(etl, db, open_reader, tenants[0]).waited)
+            refresh = _refreshed(option, db)
+            add(name, staleness=2 * refresh, refresh=refresh, blocks=blocking(option))
 
         say("projector counters")
         counters = options["projector counters"]
         start = time.perf_counter()
         counters.refresh(db)
         caught_up = time.perf_counter() - start
-        p50, p99 = _latencies(counters, db, tenants)
+        p50, p99, mean = _latencies(counters, db, tenants)
         # A run written now: how old is the answer when a catch-up started right after shows it?
         written = time.time()
         log.record(*writes_runs[0])
-        waited = reader_during_refresh(counters, db, open_reader, writes_runs[0][0]).waited
+        readers = reader_during_refresh(counters, db, open_other, writes_runs[0][0]).waited
         visible = time.time() - written
-        figures[counters.name] = Figures(counters.name, backend, rows, p50, p99,
-                                         _overhead(logged_s, bare_s), visible,
-                                         caught_up, waited)
-        for sql, params in tidy:
-            db.execute(sql, params)
+        log.record(*writes_runs[1])
+        writers = writer_during_refresh(counters, db, open_other, writes_runs[0]).waited
+        figures[counters.name] = Figures(counters.name, backend, rows, p50, p99, mean,
+                                         write_s["logged"], MAX_SLEEP + visible, caught_up,
+                                         readers, writers)
+        tidied()
+
+        say("inline counters")
+        options["inline counters"].build(db)
+        add("inline counters", write="inline")
 
         say("index")
         options["table+index"].build(db)
         db.execute("ANALYZE")
 
         say("table+index, sql view, query object")
-        for name in ("table+index", "sql view", "query object"):
-            options[name].build(db)
-            add(name, index_overhead)
+        for read_live in ("table+index", "sql view", "query object"):
+            options[read_live].build(db)
+            add(read_live, write="indexed")
     if progress is not None:
         progress(f"{backend} {rows:,}: done", len(steps), len(steps))
     return [figures[name] for name in OPTIONS if name in figures]
@@ -667,17 +719,34 @@ def _ordered(figures: Sequence[Figures]) -> list[Figures]:
     return sorted(figures, key=lambda f: (f.backend != "sqlite", f.rows, OPTIONS.index(f.option)))
 
 
+COLUMNS = (
+    "read p50, p99, mean: seconds per read of one tenant's summary",
+    "write: mean seconds to record one run (its own transaction) with the option's write path",
+    "staleness: the oldest an answer can be with the view kept up as fast as it can be (two "
+    "refreshes back to back; the projector's longest idle sleep plus the time to show a run)",
+    "refresh: seconds to refresh or catch up the whole view",
+    "blocks readers, blocks writers: whether a reader or a writer of runs on another connection "
+    "waited for the refresh's locks",
+)
+"""What each column of :func:`table` means, printed under it."""
+
+
+def _yes(value: bool | None) -> str:
+    return "-" if value is None else "yes" if value else "no"
+
+
 def table(figures: Sequence[Figures]) -> Table:
     """The figures as a table grouped by backend, then by rows and option: styled in a notebook,
-    aligned text where printed."""
-    head = ("backend", "rows", "option", "read p50", "read p99", "write x", "staleness",
-            "refresh", "blocks readers")
+    aligned text where printed; what each column means is said under it."""
+    head = ("backend", "rows", "option", "read p50", "read p99", "read mean", "write",
+            "staleness", "refresh", "blocks readers", "blocks writers")
     rows = tuple((f.backend, f"{f.rows:,}", f.option, seconds(f.read_p50_s),
-                  seconds(f.read_p99_s), f"{f.write_overhead:.2f}", seconds(f.staleness_s),
-                  seconds(f.refresh_s),
-                  "-" if f.blocks_readers is None else "yes" if f.blocks_readers else "no")
+                  seconds(f.read_p99_s), seconds(f.read_mean_s), seconds(f.write_s),
+                  seconds(f.staleness_s), seconds(f.refresh_s), _yes(f.blocks_readers),
+                  _yes(f.blocks_writers))
                  for f in _ordered(figures))
-    return Table(head, rows, right=frozenset({1, 3, 4, 5, 6, 7}), group=0)
+    return Table(head, rows, right=frozenset({1, 3, 4, 5, 6, 7, 8}), group=0,
+                 note="; ".join(COLUMNS) + ".")
 
 
 def _largest(figures: Sequence[Figures], backend: str) -> dict[str, Figures]:
@@ -699,7 +768,8 @@ def ratios(figures: Sequence[Figures]) -> dict[str, float]:
       with no index; ``index speed-up``: GROUP BY's p50 without the index over with it;
     - ``matview read vs counter``: the matview's p50 read over the counter's;
     - ``concurrently vs refresh time``: REFRESH CONCURRENTLY's time over plain REFRESH's;
-    - ``write x <option>``: each option's write overhead (a ratio to a bare append).
+    - ``write x <option>``: each option's mean write over that of a bare append (the
+      ``"no index"`` option's write path).
     """
     found: dict[str, float] = {}
     for backend in ("sqlite", "postgresql"):
@@ -721,8 +791,11 @@ def ratios(figures: Sequence[Figures]) -> dict[str, float]:
             value = _ratio(a, b)
             if value is not None:
                 found[f"{backend} {what}"] = value
+        bare = by["no index"].write_s if "no index" in by else None
         for name, f in by.items():
-            found[f"{backend} write x {name}"] = f.write_overhead
+            value = _ratio(f.write_s, bare)
+            if value is not None:
+                found[f"{backend} write x {name}"] = value
     return found
 
 
@@ -752,16 +825,17 @@ def headlines(figures: Sequence[Figures]) -> str:
                 f"({r[backend + ' concurrently vs refresh time']:.1f}x); a reader waited on a "
                 f"lock: {'yes' if plain.blocks_readers else 'no'} during REFRESH, "
                 f"{'yes' if conc.blocks_readers else 'no'} during CONCURRENTLY")
-        lines.append("  write overhead (x a bare append): " + ", ".join(
-            f"{name} {f.write_overhead:.2f}" for name, f in by.items()))
+        lines.append("  a write takes (x a bare append): " + ", ".join(
+            f"{name} {r[f'{backend} write x {name}']:.2f}" for name in by
+            if f"{backend} write x {name}" in r))
     return "\n".join(lines)
 
 
 def plot(figures: Sequence[Figures], folder: str | Path) -> list[Path]:
     """PNG files in ``folder`` (made if missing): read latency against rows per option
-    (log-log, p50 and p99 side by side, per backend), write overhead at the largest size
-    (bars), and refresh or catch-up time against rows (log-log). Returns their paths: none
-    where matplotlib is missing (a browser kernel), which it then says in a sentence."""
+    (log-log, p50 and p99 side by side, per backend), the mean time to record a run at the
+    largest size (bars), and refresh or catch-up time against rows (log-log). Returns their
+    paths: none where matplotlib is missing (a browser kernel), which it then says in a sentence."""
     why = local_only(("matplotlib",))
     if why is not None:
         print(f"Plotting {why}. The table above has the same figures.")
@@ -819,15 +893,14 @@ def plot(figures: Sequence[Figures], folder: str | Path) -> list[Path]:
         by = _largest(figures, backend)
         top = next(iter(by.values())).rows
         xs: list[float] = [j + i * width for j, name in enumerate(OPTIONS) if name in by]
-        ax.bar(xs, [by[name].write_overhead for name in OPTIONS if name in by], width,
+        ax.bar(xs, [by[name].write_s * 1e6 for name in OPTIONS if name in by], width,
                label=f"{backend} ({top:,} rows)")
-    ax.axhline(1.0, color="grey", lw=0.8)
     ax.set_xticks([j + width * (len(backends) - 1) / 2 for j in range(len(OPTIONS))],
                   OPTIONS, rotation=30, ha="right")
-    ax.set(ylabel="time to record a run / bare append", title="write overhead")
+    ax.set(ylabel="µs to record a run (mean)", title="the write path of each option")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    made.append(folder / "write_overhead.png")
+    made.append(folder / "write_path.png")
     fig.savefig(made[-1], dpi=110)
     plt.close(fig)
 

@@ -24,8 +24,8 @@ DEFAULT_OUT = "bench-results"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cqrs-kata bench",
-        description="Step 06's comparison, measured here: read latency, write overhead, "
-                    "staleness, refresh cost and blocking of every way to answer the "
+        description="Step 06's comparison, measured here: read latency, the cost of a "
+                    "write, staleness, refresh cost and blocking of every way to answer the "
                     "dashboard, side by side on one generated workload.")
     sizes = parser.add_mutually_exclusive_group()
     sizes.add_argument("--rows", type=int, nargs="+", metavar="N",

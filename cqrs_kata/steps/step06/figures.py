@@ -15,6 +15,7 @@ OPTIONS = (
     "matview concurrently",  # REFRESH ... CONCURRENTLY (needs a unique index; readers go on)
     "etl summary",           # a scheduled job fills a summary table, swapped in atomically
     "query object",          # a read-side object that owns its query and caches nothing
+    "inline counters",       # step 02 on a database: the writer's transaction keeps the counts
     "projector counters",    # step 05: counts kept by a projector, read by key
 )
 """Every option compared, by the name figures, plots and the decision function use."""
@@ -30,12 +31,23 @@ class Figures:
     rows: int
     read_p50_s: float
     read_p99_s: float
-    write_overhead: float
-    """Seconds to record a run with this option in place, as a ratio to a bare append (1.0 =
-    no overhead)."""
+    read_mean_s: float
+    """The mean seconds of one read: what reads cost in all is their number times this (the
+    median hides the slow ones, which cost the most)."""
+    write_s: float
+    """The mean seconds to record one run, in a transaction of its own, with this option's write
+    path: a bare append to ``runs``, the append and an index, the append and its counters, or the
+    append and its outbox event."""
     staleness_s: float
-    """How old an answer can be, in seconds (0.0 for options that read the truth each time)."""
+    """The oldest an answer can be, in seconds, with the view kept up as fast as it can be: 0.0
+    for options that read the truth or that the writer's own transaction updates; two refreshes
+    for a refresh run back to back (an answer read just before a swap was taken when the refresh
+    before it began); for a projector, its longest idle sleep plus the time it takes to show a
+    new run."""
     refresh_s: float | None
     """Seconds to refresh or catch up the whole view; None for options with nothing to refresh."""
     blocks_readers: bool | None
     """Whether readers wait while it refreshes; None for options with nothing to refresh."""
+    blocks_writers: bool | None
+    """Whether writers of ``runs`` wait while it refreshes; None for options with nothing to
+    refresh."""
