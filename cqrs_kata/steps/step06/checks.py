@@ -40,7 +40,7 @@ from cqrs_kata.steps.step06.figures import OPTIONS, Figures
 STEP = Step(
     number="06",
     title="The alternatives, measured",
-    minutes=35,
+    minutes=85,
     tasks=(
         Task(
             1,
@@ -98,9 +98,9 @@ STEP = Step(
                 "is `reads_per_s * read_mean_s + writes_per_s * write_s` (the mean, not "
                 "`read_p50_s`), plus, for `etl summary`, `refresh_s / (allowed_staleness_s - "
                 "refresh_s)`, and for `projector counters`, `writes_per_s * refresh_s / rows`.",
-                "An ETL wait (`allowed_staleness_s - refresh_s`) of 0 or less cannot keep up: "
+                "An ETL period (`allowed_staleness_s - refresh_s`) of 0 or less cannot keep up: "
                 "treat its load as `math.inf` rather than dividing. With `allowed_staleness_s "
-                "= math.inf` the wait is infinite and the job adds 0. `at most` is `<=`. When "
+                "= math.inf` the period is infinite and the job adds 0. `at most` is `<=`. When "
                 "no option serves, `raise NothingFits(...)` naming each option with its "
                 "staleness and load; it is not bad input, so not a ValueError.",
             ),
@@ -158,7 +158,8 @@ READ = STEP.rule("summary", "``({status: runs}, age)`` for ``tenant``, read from
                  "``staleness`` computes it.")
 SAME_REFRESH = STEP.rule("summary", "The counts and the age must belong to the same refresh, "
                          "even when a refresh commits on another connection in the middle of "
-                         "the call: read both in one statement (or one transaction).")
+                         "the call: read both in one statement (on PostgreSQL a transaction is "
+                         "not enough: at READ COMMITTED each statement sees its own snapshot).")
 TENANT_BAD = STEP.rule("summary", "``tenant`` must be a name ``validate_name`` accepts; "
                        "otherwise raise TypeError or ValueError.")
 SIMPLEST = STEP.rule("choose", "The simplest option that serves ``workload``, from figures "
@@ -178,14 +179,14 @@ SERVES = STEP.rule("choose", "An option serves the workload when it is fresh eno
                    "enough.")
 FRESH = STEP.rule("choose", "Fresh enough: its ``staleness_s`` is at most "
                   "``allowed_staleness_s``.")
-LIGHT = STEP.rule("choose", "Light enough: its load, the seconds of work per second it asks of "
-                  "the database, is at most ``BUSY_CAP``.")
+LIGHT = STEP.rule("choose", "Light enough: its load, the seconds per second one connection "
+                  "would spend serving it, one call at a time, is at most ``BUSY_CAP``.")
 LOAD = STEP.rule("choose", "The load is ``reads_per_s * read_mean_s + writes_per_s * "
                  "write_s``, plus the refreshing for the two options that refresh.")
-ETL = STEP.rule("choose", "The ETL job runs every ``allowed_staleness_s - refresh_s`` seconds, "
-                "the longest wait that keeps every answer within the allowed staleness, and "
-                "adds ``refresh_s`` divided by that wait (a wait of 0 or less cannot keep up: "
-                "not light enough).")
+ETL = STEP.rule("choose", "The ETL job starts every ``allowed_staleness_s - refresh_s`` "
+                "seconds, start to start, the longest period that keeps every answer within the "
+                "allowed staleness, and adds ``refresh_s`` divided by that period (a period of 0 "
+                "or less cannot keep up: not light enough).")
 PROJECTOR = STEP.rule("choose", "The projector projects ``rows`` events in ``refresh_s``, and "
                       "adds ``writes_per_s * refresh_s / rows``.")
 FIRST = STEP.rule("choose", "Answer the first of ``CHOICES`` that serves the workload; when "
@@ -193,7 +194,11 @@ FIRST = STEP.rule("choose", "Answer the first of ``CHOICES`` that serves the wor
                   "staleness and load.")
 STEP.note("choose", "Why the mean: reads cost their number times their mean, and the median "
           "hides the slow reads that cost the most.", "Why staleness as measured: a projector "
-          "that sleeps 50 ms when idle cannot promise answers 10 ms old, however fast it folds.")
+          "that polls every 50 ms when idle cannot promise answers 10 ms old, however fast it "
+          "folds (a notification may wake it sooner, but a notification is only a hint).",
+          "Not weighed: whether a refresh blocks readers or writers (``blocks_readers``, "
+          "``blocks_writers``), and what a projector's commits cost at a low write rate, when "
+          "each event is a batch of its own; read those before you pick.")
 
 
 # Helpers ---------------------------------------------------------------------------------------
@@ -742,12 +747,12 @@ NAMED: list[tuple[str, Scenario]] = [
                                    "inline counters": (2 ** -12, 2 ** -10, 0.0, None),
                                    "etl summary": (0.0, 0.0, 0.5, 0.25),
                                    "projector counters": (0.0, 2 ** -12, 0.0625, 0.25)}, [])),
-    ("the ETL's wait is 0 (a refresh as long as the budget)",
+    ("the ETL's period is 0 (a refresh as long as the budget)",
      (64.0, 1024.0, 1024, 0.25, {"table+index": (2 ** -6, 2 ** -10, 0.0, None),
                                  "inline counters": (2 ** -12, 2 ** -10, 0.0, None),
                                  "etl summary": (0.0, 0.0, 0.25, 0.25),
                                  "projector counters": (2 ** -12, 2 ** -12, 0.0625, 0.25)}, [])),
-    ("a refresh longer than the budget: the ETL's wait is below 0",
+    ("a refresh longer than the budget: the ETL's period is below 0",
      (64.0, 1024.0, 1024, 0.25, {"table+index": (2 ** -6, 2 ** -10, 0.0, None),
                                  "inline counters": (2 ** -12, 2 ** -10, 0.0, None),
                                  "etl summary": (0.0, 0.0, 0.125, 0.5),

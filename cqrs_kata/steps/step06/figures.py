@@ -41,9 +41,10 @@ class Figures:
     staleness_s: float
     """The oldest an answer can be, in seconds, with the view kept up as fast as it can be: 0.0
     for options that read the truth or that the writer's own transaction updates; two refreshes
-    for a refresh run back to back (an answer read just before a swap was taken when the refresh
-    before it began); for a projector, its longest idle sleep plus the time it takes to show a
-    new run."""
+    (the longest measured) for a refresh run back to back, start to start (an answer read just
+    before a swap was taken when the refresh before it began); for a projector, its longest idle
+    sleep between polls plus the time it takes to show a new run. Measured on an idle machine:
+    a busy one, or a late run, makes answers older."""
     refresh_s: float | None
     """Seconds to refresh or catch up the whole view; None for options with nothing to refresh."""
     blocks_readers: bool | None

@@ -47,8 +47,10 @@ CHOICES = ("table+index", "inline counters", "etl summary", "projector counters"
 """What ``choose`` answers, simplest first; its ``figures`` must hold all four."""
 
 BUSY_CAP = 0.5
-"""The most work per second an option may ask of the database: half of one core's time. The
-other half absorbs peaks and lets a refresh or a projector catch up after a pause."""
+"""The most an option may ask of one connection serving its reads, writes and refreshes one call
+at a time: half of its time. The other half absorbs peaks and lets a refresh or a projector catch
+up after a pause. A database serves many connections at once, so this is a cautious yardstick:
+measure under concurrency to set your own."""
 
 COSTS = ("read_mean_s", "write_s", "staleness_s", "refresh_s")
 """The figures ``choose`` reads; each must be a number of 0 or more where it is given."""
@@ -144,9 +146,9 @@ def summary(db: Database, tenant: str, clock: Clock = time.time) -> tuple[dict[s
     does not hold), with its age in seconds as ``staleness`` computes it.
 
     The counts and the age must belong to the same refresh, even when a refresh commits on
-    another connection in the middle of the call: read both in one statement (or one
-    transaction). ``tenant`` must be a name ``validate_name`` accepts; otherwise raise
-    TypeError or ValueError.
+    another connection in the middle of the call: read both in one statement (on PostgreSQL a
+    transaction is not enough: at READ COMMITTED each statement sees its own snapshot).
+    ``tenant`` must be a name ``validate_name`` accepts; otherwise raise TypeError or ValueError.
     """
     validate_name("tenant", tenant)
     rows = db.execute(
@@ -174,19 +176,23 @@ def choose(workload: Workload, figures: Mapping[str, Figures]) -> str:
     ``COSTS`` negative or NaN).
 
     An option serves the workload when it is fresh enough and light enough. Fresh enough: its
-    ``staleness_s`` is at most ``allowed_staleness_s``. Light enough: its load, the seconds of
-    work per second it asks of the database, is at most ``BUSY_CAP``. The load is
-    ``reads_per_s * read_mean_s + writes_per_s * write_s``, plus the refreshing for the two
-    options that refresh. The ETL job runs every ``allowed_staleness_s - refresh_s`` seconds,
-    the longest wait that keeps every answer within the allowed staleness, and adds
-    ``refresh_s`` divided by that wait (a wait of 0 or less cannot keep up: not light enough).
-    The projector projects ``rows`` events in ``refresh_s``, and adds ``writes_per_s *
-    refresh_s / rows``. Answer the first of ``CHOICES`` that serves the workload; when none
-    does, raise ``NothingFits`` with a message that gives each one's staleness and load.
+    ``staleness_s`` is at most ``allowed_staleness_s``. Light enough: its load, the seconds per
+    second one connection would spend serving it, one call at a time, is at most ``BUSY_CAP``.
+    The load is ``reads_per_s * read_mean_s + writes_per_s * write_s``, plus the refreshing for
+    the two options that refresh. The ETL job starts every ``allowed_staleness_s - refresh_s``
+    seconds, start to start, the longest period that keeps every answer within the allowed
+    staleness, and adds ``refresh_s`` divided by that period (a period of 0 or less cannot keep
+    up: not light enough). The projector projects ``rows`` events in ``refresh_s``, and adds
+    ``writes_per_s * refresh_s / rows``. Answer the first of ``CHOICES`` that serves the
+    workload; when none does, raise ``NothingFits`` with a message that gives each one's
+    staleness and load.
 
     Why the mean: reads cost their number times their mean, and the median hides the slow reads
-    that cost the most. Why staleness as measured: a projector that sleeps 50 ms when idle
-    cannot promise answers 10 ms old, however fast it folds.
+    that cost the most. Why staleness as measured: a projector that polls every 50 ms when idle
+    cannot promise answers 10 ms old, however fast it folds (a notification may wake it sooner,
+    but a notification is only a hint). Not weighed: whether a refresh blocks readers or writers
+    (``blocks_readers``, ``blocks_writers``), and what a projector's commits cost at a low
+    write rate, when each event is a batch of its own; read those before you pick.
     """
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be a Workload, got {type(workload).__name__}")
