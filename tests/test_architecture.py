@@ -1,5 +1,5 @@
-"""The package's parts and the direction of their imports (README: "How the folders fit
-together"): each part imports only the parts below it, no module imports one that imports it
+"""The package's parts and the direction of their imports (CONTRIBUTING.md: "The parts of the
+package"): each part imports only the parts below it, no module imports one that imports it
 back, the installed package never imports the tests, and what it takes from ``solutions/`` is
 listed here with the reason, so the list can only shrink."""
 

@@ -398,7 +398,8 @@ SETTINGS_OVERRIDES = {
 
 def drive_files(dest: Path, root: Path = ROOT) -> None:
     """The drive's contents, from the checkout ``root``: its solutions, stubs generated from
-    them (what ``make stubs`` makes), the notebooks as git's index has them, and README.md."""
+    them (what ``make stubs`` makes), the notebooks as git's index has them, README.md and
+    CONTRIBUTING.md."""
     for folder in ("solutions", "exercises", "notebooks"):
         (dest / folder).mkdir(parents=True)
     for path in sorted((root / "solutions").glob("*.py")):
@@ -407,8 +408,10 @@ def drive_files(dest: Path, root: Path = ROOT) -> None:
         solution = root / "solutions" / f"{step.module}.py"
         stub = make_stub(step, solution.read_text(encoding="utf-8"), f"solutions/{solution.name}")
         (dest / "exercises" / solution.name).write_text(stub, encoding="utf-8")
-    # The README too: "runs only in a local install … see README 'Start'" must lead somewhere.
-    shutil.copyfile(root / "README.md", dest / "README.md")
+    # The README too: "runs only in a local install … see README 'Start'" must lead somewhere;
+    # and CONTRIBUTING.md, which it links to.
+    for name in ("README.md", "CONTRIBUTING.md"):
+        shutil.copyfile(root / name, dest / name)
     committed = course_files(root)
     for name in committed.notebooks():
         text = committed.text(name)

@@ -29,7 +29,7 @@ from cqrs_kata.steps.oracle import fold
 STEP = Step(
     number="01",
     title="One model first",
-    minutes=25,
+    minutes=20,
     tasks=(
         Task(
             1,

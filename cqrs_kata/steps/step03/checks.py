@@ -16,7 +16,7 @@ from cqrs_kata.steps.oracle import fold
 STEP = Step(
     number="03",
     title="Eventual projection",
-    minutes=40,
+    minutes=55,
     tasks=(
         Task(
             1,

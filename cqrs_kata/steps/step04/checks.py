@@ -24,7 +24,7 @@ from solutions.step03 import Event
 STEP = Step(
     number="04",
     title="Replays and idempotency",
-    minutes=40,
+    minutes=80,
     tasks=(
         Task(
             1,

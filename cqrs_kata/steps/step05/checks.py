@@ -52,7 +52,7 @@ from cqrs_kata.steps.step05.projector_process import PROJECTOR
 STEP = Step(
     number="05",
     title="Durable and cross-process",
-    minutes=40,
+    minutes=140,
     tasks=(
         Task(
             1,
@@ -115,9 +115,13 @@ STEP = Step(
                 "of two positions: positions can have holes), and take the `recorded_at` of the "
                 "lowest position among them (not the smallest `recorded_at`: clocks of "
                 "different writers disagree).",
-                "`cp = self.checkpoint()`; `n = COUNT(*) ... WHERE position > ?`; `first = "
-                "SELECT recorded_at FROM outbox WHERE position > ? ORDER BY position LIMIT 1`; "
-                "`return Lag(n, max(0.0, self.clock() - first))` when n, else `Lag(0, 0.0)`.",
+                "One statement, so both numbers come from one snapshot (at READ COMMITTED, "
+                "PostgreSQL's default, each statement sees its own): `WITH cp AS (SELECT "
+                "COALESCE((SELECT position FROM checkpoints WHERE view = ?), 0) AS p) SELECT "
+                "(SELECT COUNT(*) FROM outbox, cp WHERE position > cp.p), (SELECT recorded_at "
+                "FROM outbox, cp WHERE position > cp.p ORDER BY position LIMIT 1)`; then "
+                "`Lag(n, max(0.0, self.clock() - first))` when n and `first` is a number, else "
+                "`Lag(n, 0.0)`.",
             ),
         ),
         Task(

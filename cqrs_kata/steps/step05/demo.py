@@ -30,7 +30,8 @@ from pathlib import Path
 from types import TracebackType
 
 from cqrs_kata import platform
-from cqrs_kata.db import Database
+from cqrs_kata.db import Database, view_counts
+from cqrs_kata.steps.step05.pitfalls import NaiveProjector
 from cqrs_kata.steps.step05.projector_process import PROJECTOR, stop_before
 from cqrs_kata.steps.tables import WRONG, Table
 
@@ -104,6 +105,26 @@ def crash_before(db: Database, statement: str) -> None:
         raise Crash(f"the process died just before {statement}")
 
     stop_before(db, statement, crash)
+
+
+def naive_in_this_kernel(db: Database, kill_at: str, batch: int = 1000) -> tuple[Crash, int]:
+    """The naive projector's kill, without a process: it projects ``db``'s outbox in this
+    kernel, "dies" (raises :class:`Crash`) just before the statement ``kill_at``, and a second
+    one runs to the end. Returns the crash and the runs the view then counts: the batch that
+    was counted but not checkpointed is counted twice."""
+    crash_before(db, kill_at)
+    try:
+        while NaiveProjector(db).project_batch(batch):
+            pass
+    except Crash as crash:
+        died = crash
+    else:
+        raise RuntimeError(f"the naive projector never reached {kill_at!r}")
+    finally:
+        db.before = None
+    while NaiveProjector(db).project_batch(batch):
+        pass
+    return died, total(view_counts(db, NaiveProjector.view))
 
 
 @dataclass(frozen=True)
