@@ -84,7 +84,9 @@ def test_each_notebook_draws_its_diagrams_and_its_links_open_the_exercise(
                 tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab",
                                    has_text=f"{module}.py")
                 expect(tab).to_have_count(1)
-                editor = page.locator(".jp-FileEditor .cm-content").last
+                # The editor on screen: a tab opened before (step 04's) is in the page, hidden.
+                editor = page.locator(".jp-MainAreaWidget:not(.lm-mod-hidden) .jp-FileEditor "
+                                      ".cm-content")
                 expect(editor).to_contain_text(f"Step {module[4:]} exercise")
                 expect(editor).to_contain_text("raise NotImplementedError(")
                 page.screenshot(path=str(ARTIFACTS / f"link-{module}.png"))
