@@ -4,9 +4,12 @@ that commits its counts and its checkpoint together, and survives kill -9 anywhe
 Everything lives in one database (``cqrs_kata.db``: a SQLite file by default, or PostgreSQL):
 
 - ``runs(id, tenant, status)``: the write model, the truth.
-- ``outbox(position, run_id, tenant, status, recorded_at)``: one event per run, written in the
-  same transaction as the run. ``position`` numbers the events in commit order, from 1 up
-  (with holes on PostgreSQL, where a writer that rolls back uses up its number).
+- ``outbox(position, event_id, type, version, run_id, tenant, status, recorded_at)``: one event
+  per run, written in the same transaction as the run. ``position`` numbers the events in
+  commit order, from 1 up (with holes on PostgreSQL: a writer that rolls back uses up its
+  number, and a crash can skip a few). ``event_id``, ``type`` and ``version`` are the event's
+  envelope: an id that stays the event's wherever it is sent, what kind of event it is, and
+  the version of its shape.
   Here the outbox is kept as the event log (replays and rebuilds read it); a relay that
   deletes the rows it has sent is the other common form.
 - ``counts(view, tenant, status, n)`` and ``checkpoints(view, position)``: the read side. A view
@@ -21,13 +24,14 @@ between any two statements; only what a transaction committed survives it.
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from cqrs_kata.db import Database
+from cqrs_kata.db import EVENT_TYPE, EVENT_VERSION, Database
 from solutions.step02 import validate_name, whole_number
 from solutions.step03 import Lag
 
@@ -89,11 +93,13 @@ class DurableLog:
         positions of their events, in order.
 
         For each run, insert a row into ``runs`` and its event into ``outbox`` (the run's id,
-        tenant, status, and ``self.clock()`` as ``recorded_at``). All of it commits together or
-        not at all: a crash or an error anywhere leaves no run without its event and no event
-        without its run. Call ``self.db.lock_appends()`` first in the transaction, so that
-        events commit in position order when several processes write (PostgreSQL), and
-        ``self.db.notify()`` before it ends, to wake a sleeping projector.
+        tenant, status, and ``self.clock()`` as ``recorded_at``). Each event carries its
+        envelope: a new ``event_id`` (``str(uuid.uuid4())``), ``EVENT_TYPE`` as ``type`` and
+        ``EVENT_VERSION`` as ``version``. All of it commits together or not at all: a crash or
+        an error anywhere leaves no run without its event and no event without its run. Call
+        ``self.db.lock_appends()`` first in the transaction, so that events commit in position
+        order when several processes write (PostgreSQL), and ``self.db.notify()`` before it
+        ends, to wake a sleeping projector.
 
         Check every run *before* writing anything: ``runs`` must be a list or tuple of
         ``(tenant, status)`` pairs that ``validate_name`` accepts; anything else raises
@@ -118,9 +124,10 @@ class DurableLog:
                 run_id = self.db.execute("INSERT INTO runs (tenant, status) VALUES (?, ?) "
                                          "RETURNING id", (tenant, status)).fetchone()[0]
                 position = self.db.execute(
-                    "INSERT INTO outbox (run_id, tenant, status, recorded_at) "
-                    "VALUES (?, ?, ?, ?) RETURNING position",
-                    (run_id, tenant, status, self.clock())).fetchone()[0]
+                    "INSERT INTO outbox (event_id, type, version, run_id, tenant, status, "
+                    "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING position",
+                    (str(uuid.uuid4()), EVENT_TYPE, EVENT_VERSION, run_id, tenant, status,
+                     self.clock())).fetchone()[0]
                 positions.append(int(position))
             self.db.notify()
         return positions

@@ -242,3 +242,29 @@ def test_a_front_page_it_does_not_know_is_a_clear_error_not_a_broken_site() -> N
     assert "config-utils" not in opened and "data-jupyter-lite-root" in opened
     with pytest.raises(SiteError, match="front page"):
         entry_page("<html></html>", "notebooks/00-x.ipynb")
+
+
+def test_the_drive_holds_each_saved_output_as_one_string(tmp_path: Path) -> None:
+    """A notebook file keeps multi-line text as a list of lines. A Jupyter server joins them
+    before JupyterLab sees them; JupyterLite hands the file over as it is, and JupyterLab's text
+    renderer shows a list as ``String(list)`` does: a hint cell's saved output read
+    ``",  (no hint shown yet ..."``. The drive's notebooks are the committed ones, joined."""
+    from cqrs_kata.course.tracked import course_files
+    from cqrs_kata.dev.site import drive_files
+
+    drive_files(tmp_path)
+    course = course_files(ROOT)
+    hints = 0
+    for name in course.notebooks():
+        notebook = json.loads((tmp_path / name).read_text(encoding="utf-8"))
+        for cell in notebook["cells"]:
+            for output in cell.get("outputs", []):
+                texts = {"text": output.get("text", ""), **output.get("data", {})}
+                split = [kind for kind, text in texts.items() if isinstance(text, list)]
+                assert not split, f"{name}: {split} of an output kept as lists of lines"
+                if "".join(cell["source"]).startswith("hint("):
+                    hints += 1
+                    lines = output["data"]["text/plain"].splitlines()
+                    assert len(lines) > 1 and not [x for x in lines if x.startswith(",")], lines
+        assert notebook == course.notebook(name), f"{name} on the drive is not the committed one"
+    assert hints, "no hint cell with a saved output: this test would check nothing"

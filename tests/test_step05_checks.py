@@ -220,11 +220,19 @@ def test_the_naive_projector_fails_the_crash_checks(tmp_path: Path) -> None:
 
 def test_the_dual_write_fails_the_atomicity_checks(tmp_path: Path) -> None:
     impl = loaded(tmp_path, '''
-from cqrs_kata.steps.step05.pitfalls import dual_write_record
-
-
 def _dual(self, runs):
-    return [dual_write_record(self.db, t, s) for t, s in runs]
+    positions = []
+    for tenant, status in runs:  # the run in one transaction, its event in a second one
+        with self.db.transaction():
+            run_id = self.db.execute("INSERT INTO runs (tenant, status) VALUES (?, ?) "
+                                     "RETURNING id", (tenant, status)).fetchone()[0]
+        with self.db.transaction():
+            positions.append(self.db.execute(
+                "INSERT INTO outbox (event_id, type, version, run_id, tenant, status, "
+                "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING position",
+                (str(uuid.uuid4()), EVENT_TYPE, EVENT_VERSION, run_id, tenant, status,
+                 self.clock())).fetchone()[0])
+    return positions
 
 
 DurableLog.record_many = _dual

@@ -7,6 +7,8 @@ Steps 05 and 06 write ``from cqrs_kata.db import Database``: the handle's names 
 
 from cqrs_kata.db.handle import (
     BUSY_SECONDS,
+    EVENT_TYPE,
+    EVENT_VERSION,
     NOTIFY_CHANNEL,
     POSTGRES_SCHEMA,
     SCHEMA_LOCK,
@@ -23,7 +25,7 @@ from cqrs_kata.db.handle import (
 )
 
 __all__ = [
-    "BUSY_SECONDS", "NOTIFY_CHANNEL", "POSTGRES_SCHEMA", "SCHEMA_LOCK", "SQLITE_SCHEMA", "Database",
-    "DatabaseError", "PostgresDatabase", "Rows", "SQLiteDatabase", "open_database", "postgres_sql",
-    "truth", "view_counts",
+    "BUSY_SECONDS", "EVENT_TYPE", "EVENT_VERSION", "NOTIFY_CHANNEL", "POSTGRES_SCHEMA",
+    "SCHEMA_LOCK", "SQLITE_SCHEMA", "Database", "DatabaseError", "PostgresDatabase", "Rows",
+    "SQLiteDatabase", "open_database", "postgres_sql", "truth", "view_counts",
 ]

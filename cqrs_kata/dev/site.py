@@ -19,9 +19,10 @@ How it is put together:
   ``loadPyodideOptions.packages``), so ``from solutions.step02 import ...`` and ``from
   cqrs_kata.learner.notebook import check`` need no cell changes.
 - **The drive** (JupyterLite's contents, mounted at /drive in the kernel) holds ``notebooks/``
-  (as git's index has them), ``exercises/`` (freshly generated stubs) and ``solutions/`` at its
-  root, so ``course_root()`` finds /drive from a notebook's folder. What a learner changes, and
-  the kata's state folder ``.cqrs-kata/``, live in the browser's storage.
+  (as git's index has them, their lines joined as a Jupyter server joins them), ``exercises/``
+  (freshly generated stubs) and ``solutions/`` at its root, so ``course_root()`` finds /drive
+  from a notebook's folder. What a learner changes, and the kata's state folder
+  ``.cqrs-kata/``, live in the browser's storage.
 - **JupyterLite** itself (``jupyterlite-core`` and ``jupyterlite-pyodide-kernel``, plus
   ``jupyterlab_widgets`` whose extension draws ipywidgets) is installed in a build venv of its
   own in the cache, not in ``.venv``: the kernel's lab extension is for JupyterLite only and
@@ -398,8 +399,8 @@ SETTINGS_OVERRIDES = {
 
 def drive_files(dest: Path, root: Path = ROOT) -> None:
     """The drive's contents, from the checkout ``root``: its solutions, stubs generated from
-    them (what ``make stubs`` makes), the notebooks as git's index has them, README.md and
-    CONTRIBUTING.md."""
+    them (what ``make stubs`` makes), the notebooks as git's index has them (as a Jupyter server
+    serves them: ``served_notebook``), README.md and CONTRIBUTING.md."""
     for folder in ("solutions", "exercises", "notebooks"):
         (dest / folder).mkdir(parents=True)
     for path in sorted((root / "solutions").glob("*.py")):
@@ -416,7 +417,20 @@ def drive_files(dest: Path, root: Path = ROOT) -> None:
     for name in committed.notebooks():
         text = committed.text(name)
         if text is not None:
-            (dest / name).write_text(text, encoding="utf-8")
+            (dest / name).write_text(served_notebook(text), encoding="utf-8")
+
+
+def served_notebook(text: str) -> str:
+    """The notebook file ``text`` as a Jupyter server hands it to JupyterLab: with the text that
+    nbformat stores as a list of lines (outputs, sources) joined into one string.
+
+    JupyterLite hands the drive's file to JupyterLab as it is, and JupyterLab's text renderer
+    shows a list as JavaScript's ``String(list)`` does: a comma before every line but the first
+    of a saved output. Joined, the site shows what JupyterLab shows locally."""
+    import nbformat  # here: importing it takes a second, and serving the site never needs it
+
+    notebook = nbformat.reads(text, as_version=4)  # joins the lines, as jupyter_server does
+    return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 @contextlib.contextmanager

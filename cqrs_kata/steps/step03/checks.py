@@ -16,7 +16,7 @@ from cqrs_kata.steps.oracle import fold
 STEP = Step(
     number="03",
     title="Eventual projection",
-    minutes=55,
+    minutes=60,
     tasks=(
         Task(
             1,

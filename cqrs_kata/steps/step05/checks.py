@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -23,7 +24,14 @@ from typing import Any
 
 from cqrs_kata.course.expect import expect_equal, expect_raises, fail, show
 from cqrs_kata.course.structure import Step, Task
-from cqrs_kata.db import Database, SQLiteDatabase, truth, view_counts
+from cqrs_kata.db import (
+    EVENT_TYPE,
+    EVENT_VERSION,
+    Database,
+    SQLiteDatabase,
+    truth,
+    view_counts,
+)
 from cqrs_kata.steps.oracle import Counts
 from cqrs_kata.steps.step05.lab import (
     VIEW,
@@ -52,7 +60,7 @@ from cqrs_kata.steps.step05.projector_process import PROJECTOR
 STEP = Step(
     number="05",
     title="Durable and cross-process",
-    minutes=140,
+    minutes=150,
     tasks=(
         Task(
             1,
@@ -66,16 +74,18 @@ STEP = Step(
                 "First validate: `runs` must be a list or tuple, each item a tuple or list of "
                 "two, both accepted by `validate_name` (a single pair like `('t1', 'ok')` is "
                 "NOT a list of runs). Then, in one transaction: `self.db.lock_appends()`; for "
-                "each run, insert into `runs` and read its id back, insert its event into "
-                "`outbox` and read its position back (`RETURNING id` / `RETURNING position`); "
+                "each run, insert into `runs` and read its id back, insert its event (with its "
+                "envelope: a new `event_id`, `EVENT_TYPE`, `EVENT_VERSION`) into `outbox` and "
+                "read its position back (`RETURNING id` / `RETURNING position`); "
                 "`self.db.notify()` last.",
                 "`checked = [(validate_name('tenant', t), validate_name('status', s)) for t, s "
                 "in runs]` after the type checks; `if not checked: return []`; `with self.db."
                 "transaction(): self.db.lock_appends(); for tenant, status in checked: run_id = "
                 "self.db.execute('INSERT INTO runs (tenant, status) VALUES (?, ?) RETURNING "
                 "id', (tenant, status)).fetchone()[0]; positions.append(self.db.execute('INSERT "
-                "INTO outbox (run_id, tenant, status, recorded_at) VALUES (?, ?, ?, ?) "
-                "RETURNING position', (run_id, tenant, status, self.clock())).fetchone()[0])`, "
+                "INTO outbox (event_id, type, version, run_id, tenant, status, recorded_at) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?) RETURNING position', (str(uuid.uuid4()), EVENT_TYPE, "
+                "EVENT_VERSION, run_id, tenant, status, self.clock())).fetchone()[0])`, "
                 "then `self.db.notify()`; return the positions.",
             ),
         ),
@@ -179,6 +189,9 @@ RECORD = STEP.rule("DurableLog.record_many", "Record ``runs`` (``(tenant, status
 ROWS = STEP.rule("DurableLog.record_many", "For each run, insert a row into ``runs`` and its "
                  "event into ``outbox`` (the run's id, tenant, status, and ``self.clock()`` as "
                  "``recorded_at``).")
+ENVELOPE = STEP.rule("DurableLog.record_many", "Each event carries its envelope: a new "
+                     "``event_id`` (``str(uuid.uuid4())``), ``EVENT_TYPE`` as ``type`` and "
+                     "``EVENT_VERSION`` as ``version``.")
 ATOMIC = STEP.rule("DurableLog.record_many", "All of it commits together or not at all: a crash "
                    "or an error anywhere leaves no run without its event and no event without "
                    "its run.")
@@ -304,6 +317,39 @@ def records_runs_with_their_events(impl: ModuleType) -> None:
         got = writer(impl, db).record_many((("t3", "ok"),))
         expect_equal("record_many(((t3, ok),)): a tuple of one pair", got, [5],
                      "a tuple of pairs is as good as a list")
+
+
+@STEP.check(task=1, backs=(ENVELOPE,))
+def each_event_carries_its_envelope(impl: ModuleType) -> None:
+    """each event gets an event_id of its own, type EVENT_TYPE and version EVENT_VERSION"""
+    with lab() as here:
+        db = here.new()
+        writer(impl, db).record_many(list(RUNS))
+        writer(impl, db).record("t3", "ok")
+        rows = [tuple(r) for r in db.execute("SELECT position, event_id, type, version FROM "
+                                            "outbox ORDER BY position").fetchall()]
+        expect_equal("(type, version) of each event after record_many(3 runs), then record()",
+                     [(t, v) for _, _, t, v in rows], [(EVENT_TYPE, EVENT_VERSION)] * 4,
+                     f"type is EVENT_TYPE ({EVENT_TYPE!r}) and version is EVENT_VERSION "
+                     f"({EVENT_VERSION}), from cqrs_kata.db")
+        ids = [e for _, e, _, _ in rows]
+        for position, event_id, _, _ in rows:
+            if not is_uuid(event_id):
+                fail("record_many(3 runs), then record(); SELECT event_id FROM outbox",
+                     f"the event at position {position} has event_id {show(event_id)}",
+                     "a new id for every event: str(uuid.uuid4())")
+        if len(set(ids)) != len(ids):
+            fail("record_many(3 runs), then record(); SELECT event_id FROM outbox",
+                 f"event ids {show(ids)}: the same id for two events",
+                 "make a new id for each event, inside the loop: str(uuid.uuid4())")
+
+
+def is_uuid(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return isinstance(value, str)
 
 
 @STEP.check(task=1, backs=(RECORD_EMPTY, RECORD_BAD))
@@ -567,8 +613,8 @@ def the_default_batch_is_BATCH(impl: ModuleType) -> None:
         with db.transaction():
             db.executemany("INSERT INTO runs (id, tenant, status) VALUES (?, 't1', 'ok')",
                            [(i,) for i in range(1, n + 1)])
-            db.executemany("INSERT INTO outbox VALUES (?, ?, 't1', 'ok', 0)",
-                           [(i, i) for i in range(1, n + 1)])
+            db.executemany("INSERT INTO outbox (position, run_id, tenant, status, recorded_at) "
+                           "VALUES (?, ?, 't1', 'ok', 0)", [(i, i) for i in range(1, n + 1)])
         p = projector(impl, db)
         expect_equal(f"project_batch() with {n} events waiting", p.project_batch(), impl.BATCH)
         expect_equal("project_batch() again", p.project_batch(), 5)

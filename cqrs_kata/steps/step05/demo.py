@@ -31,6 +31,7 @@ from types import TracebackType
 
 from cqrs_kata import platform
 from cqrs_kata.db import Database, view_counts
+from cqrs_kata.steps.step05.lab import Crash
 from cqrs_kata.steps.step05.pitfalls import NaiveProjector
 from cqrs_kata.steps.step05.projector_process import PROJECTOR, stop_before
 from cqrs_kata.steps.tables import WRONG, Table
@@ -91,10 +92,6 @@ def processes_unavailable() -> str | None:
 
 class LocalOnly(RuntimeError):
     """What is asked for needs what only a local install has; the message says what and why."""
-
-
-class Crash(Exception):
-    """Stands for the process dying at this statement: nothing after it runs."""
 
 
 def crash_before(db: Database, statement: str) -> None:

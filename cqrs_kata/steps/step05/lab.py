@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from cqrs_kata.db import Database, SQLiteDatabase
+from cqrs_kata.db import EVENT_TYPE, EVENT_VERSION, Database, SQLiteDatabase
 from cqrs_kata.steps.oracle import Counts, fold, usable_name
 
 VIEW = "board"
@@ -21,7 +22,8 @@ TABLES = ("runs", "outbox", "counts", "checkpoints", "dead_letters")
 
 
 class Crash(Exception):
-    """Raised from ``db.before``: the process died just before this statement."""
+    """Stands for the process dying here (raised from ``db.before``: just before this
+    statement): nothing after it runs."""
 
 
 class Clock:
@@ -97,9 +99,10 @@ def append(db: Database, tenant: object, status: object, at: float = 0.0,
         if run:
             run_id = db.execute("INSERT INTO runs (tenant, status) VALUES (?, ?) RETURNING id",
                                 (tenant, status)).fetchone()[0]
-        return int(db.execute("INSERT INTO outbox (run_id, tenant, status, recorded_at) VALUES "
-                              "(?, ?, ?, ?) RETURNING position",
-                              (run_id, tenant, status, at)).fetchone()[0])
+        return int(db.execute("INSERT INTO outbox (event_id, type, version, run_id, tenant, "
+                              "status, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING "
+                              "position", (str(uuid.uuid4()), EVENT_TYPE, EVENT_VERSION, run_id,
+                                           tenant, status, at)).fetchone()[0])
 
 
 def valid(tenant: object, status: object) -> bool:

@@ -6,25 +6,34 @@ Nothing here is for use; each says what it gets wrong.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cqrs_kata.db import Database
+from cqrs_kata.db import EVENT_TYPE, EVENT_VERSION, Database
+from cqrs_kata.steps.step05.lab import Crash
+
+if TYPE_CHECKING:
+    from cqrs_kata.steps.step05.broker import Broker
 
 
-def dual_write_record(db: Database, tenant: str, status: str) -> int:
-    """WRONG: the run commits in one transaction, its event in a second one.
+def dual_write_record(db: Database, broker: Broker, tenant: str, status: str, *,
+                      die_before_publish: bool = False) -> int:
+    """WRONG: commit the run to the database, then publish its event to the broker.
 
-    A crash between the two leaves a run that no projector will ever hear of: the view is
-    short by one, forever, and a rebuild from the outbox cannot bring it back.
+    Two systems, no transaction around both: a process that dies between the two (here
+    ``die_before_publish=True`` raises :class:`Crash` there) leaves a run that no event
+    announces. Nothing fed by the broker will ever count it. Returns the message's offset at
+    the broker.
     """
     with db.transaction():
         run_id = db.execute("INSERT INTO runs (tenant, status) VALUES (?, ?) RETURNING id",
                             (tenant, status)).fetchone()[0]
-    with db.transaction():  # the "publish" step
-        position = db.execute("INSERT INTO outbox (run_id, tenant, status, recorded_at) "
-                              "VALUES (?, ?, ?, ?) RETURNING position",
-                              (run_id, tenant, status, time.time())).fetchone()[0]
-    return int(position)
+    if die_before_publish:
+        raise Crash(f"the service died after committing run {run_id}, before publishing it")
+    return broker.publish({"event_id": str(uuid.uuid4()), "type": EVENT_TYPE,
+                           "version": EVENT_VERSION, "run_id": run_id, "tenant": tenant,
+                           "status": status})
 
 
 def unserialised_record(db: Database, tenant: str, status: str) -> int:
@@ -36,9 +45,10 @@ def unserialised_record(db: Database, tenant: str, status: str) -> int:
     with db.transaction():
         run_id = db.execute("INSERT INTO runs (tenant, status) VALUES (?, ?) RETURNING id",
                             (tenant, status)).fetchone()[0]
-        position = db.execute("INSERT INTO outbox (run_id, tenant, status, recorded_at) "
-                              "VALUES (?, ?, ?, ?) RETURNING position",
-                              (run_id, tenant, status, time.time())).fetchone()[0]
+        position = db.execute("INSERT INTO outbox (event_id, type, version, run_id, tenant, "
+                              "status, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING "
+                              "position", (str(uuid.uuid4()), EVENT_TYPE, EVENT_VERSION, run_id,
+                                           tenant, status, time.time())).fetchone()[0]
     return int(position)
 
 

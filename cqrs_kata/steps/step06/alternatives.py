@@ -27,11 +27,19 @@ import statistics
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from cqrs_kata.db import Database, PostgresDatabase, SQLiteDatabase, postgres
+from cqrs_kata.db import (
+    EVENT_TYPE,
+    EVENT_VERSION,
+    Database,
+    PostgresDatabase,
+    SQLiteDatabase,
+    postgres,
+)
 from cqrs_kata.platform import local_only
 from cqrs_kata.steps.step06.figures import OPTIONS as OPTIONS  # measured here, used by callers
 from cqrs_kata.steps.step06.figures import Figures as Figures
@@ -341,7 +349,8 @@ def load(db: Database, runs: Sequence[tuple[str, str]], dsn: str | None = None,
     """Append ``runs`` to ``runs`` and their events to ``outbox`` (as ``DurableLog`` would,
     in bulk). On PostgreSQL pass the database's ``dsn``: rows go in by COPY."""
     first = int(db.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0]) + 1
-    events = [(first + i, tenant, status, recorded_at) for i, (tenant, status) in enumerate(runs)]
+    events = [(str(uuid.uuid4()), EVENT_TYPE, EVENT_VERSION, first + i, tenant, status,
+               recorded_at) for i, (tenant, status) in enumerate(runs)]
     if db.dialect == "postgresql" and dsn is not None:
         import psycopg
 
@@ -349,8 +358,8 @@ def load(db: Database, runs: Sequence[tuple[str, str]], dsn: str | None = None,
             with cursor.copy("COPY runs (tenant, status) FROM STDIN") as copy:
                 for run in runs:
                     copy.write_row(run)
-            with cursor.copy("COPY outbox (run_id, tenant, status, recorded_at) "
-                             "FROM STDIN") as copy:
+            with cursor.copy("COPY outbox (event_id, type, version, run_id, tenant, status, "
+                             "recorded_at) FROM STDIN") as copy:
                 for event in events:
                     copy.write_row(event)
         for table in ("runs", "outbox"):
@@ -361,8 +370,8 @@ def load(db: Database, runs: Sequence[tuple[str, str]], dsn: str | None = None,
     else:
         with db.transaction():
             db.executemany("INSERT INTO runs (tenant, status) VALUES (?, ?)", runs)
-            db.executemany("INSERT INTO outbox (run_id, tenant, status, recorded_at) "
-                           "VALUES (?, ?, ?, ?)", events)
+            db.executemany("INSERT INTO outbox (event_id, type, version, run_id, tenant, "
+                           "status, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)", events)
     settle(db)
 
 

@@ -21,10 +21,11 @@ between any two statements; only what a transaction committed survives it.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from cqrs_kata.db import Database
+from cqrs_kata.db import EVENT_TYPE, EVENT_VERSION, Database
 from solutions.step02 import validate_name
 from solutions.step03 import Lag
 
@@ -70,11 +71,13 @@ class DurableLog:
         positions of their events, in order.
 
         For each run, insert a row into ``runs`` and its event into ``outbox`` (the run's id,
-        tenant, status, and ``self.clock()`` as ``recorded_at``). All of it commits together or
-        not at all: a crash or an error anywhere leaves no run without its event and no event
-        without its run. Call ``self.db.lock_appends()`` first in the transaction, so that
-        events commit in position order when several processes write (PostgreSQL), and
-        ``self.db.notify()`` before it ends, to wake a sleeping projector.
+        tenant, status, and ``self.clock()`` as ``recorded_at``). Each event carries its
+        envelope: a new ``event_id`` (``str(uuid.uuid4())``), ``EVENT_TYPE`` as ``type`` and
+        ``EVENT_VERSION`` as ``version``. All of it commits together or not at all: a crash or
+        an error anywhere leaves no run without its event and no event without its run. Call
+        ``self.db.lock_appends()`` first in the transaction, so that events commit in position
+        order when several processes write (PostgreSQL), and ``self.db.notify()`` before it
+        ends, to wake a sleeping projector.
 
         Check every run *before* writing anything: ``runs`` must be a list or tuple of
         ``(tenant, status)`` pairs that ``validate_name`` accepts; anything else raises
@@ -101,9 +104,10 @@ class DurableLog:
                     "INSERT INTO runs (tenant, status) VALUES (?, ?) RETURNING id",
                     (tenant, status)).fetchone()[0]
                 position = self.db.execute(
-                    "INSERT INTO outbox (run_id, tenant, status, recorded_at) "
-                    "VALUES (?, ?, ?, ?) RETURNING position",
-                    (run_id, tenant, status, self.clock())).fetchone()[0]
+                    "INSERT INTO outbox (run_id, tenant, status, recorded_at, event_id, type, "
+                    "version) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING position",
+                    (run_id, tenant, status, self.clock(), uuid.uuid4().hex, EVENT_TYPE,
+                     EVENT_VERSION)).fetchone()[0]
                 positions.append(int(position))
             self.db.notify()
         return positions
