@@ -164,8 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="whose projector: solutions (default), exercises (yours), naive "
                              "(the counter-example), or a .py file")
     parser.add_argument("--kill-at", default=os.environ.get(KILL_ENV, ""),
-                        help="SIGKILL this process before this statement, e.g. "
-                             "'UPDATE checkpoints#2'")
+                        help="SIGKILL this process before this statement, e.g. 'INSERT "
+                             "INTO checkpoints|UPDATE checkpoints#2' (the second checkpoint "
+                             "write, whichever statement makes it)")
     parser.add_argument("--until-caught-up", action="store_true",
                         help="stop when nothing is left to project, instead of waiting")
     args = parser.parse_args(argv)
