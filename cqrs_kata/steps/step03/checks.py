@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from functools import partial
@@ -675,6 +676,42 @@ def wait_for_keeps_waiting_until_its_position(impl: ModuleType) -> None:
         got = "it was still waiting 3 s later" if thread.is_alive() else f"it raised {outcome[0]!r}"
         fail("wait_for(3, timeout=5.0), then drains apply positions 1, 2 and 3", got,
              "it to return once position 3 was applied")
+
+
+@STEP.check(task=4, backs=(WAITS,), needs=THREADS)
+def the_timeout_bounds_the_whole_wait(impl: ModuleType) -> None:
+    """wait_for(40, timeout=0.25) gives up after about 0.25 s while drains keep waking it"""
+    svc = service(impl)
+    backlog(impl, svc, [("t1", "ok")] * 40)
+    stop = threading.Event()
+
+    def projector() -> None:  # one event every 0.1 s: 40 would take 4 s; stops after 2 s
+        for _ in range(20):
+            if stop.wait(0.1):
+                return
+            with contextlib.suppress(Exception):  # a broken drain is task 2's to report
+                svc.drain(max_events=1)
+
+    thread = threading.Thread(target=projector, daemon=True)
+    thread.start()
+    called = "wait_for(40, timeout=0.25) while another thread drains one event every 0.1 s"
+    try:
+        start = time.monotonic()
+        try:
+            svc.wait_for(40, 0.25)
+            outcome = "it returned"
+        except impl.NotCaughtUp:
+            outcome = "NotCaughtUp"
+        took = time.monotonic() - start
+    finally:
+        stop.set()
+        thread.join(3.0)
+    if outcome != "NotCaughtUp" or took > 1.5:
+        fail(called, f"{outcome} after {took:.2f} s, with applied == {svc.applied}",
+             "NotCaughtUp after about 0.25 s",
+             "the timeout bounds the whole wait, however many drains wake it: take a deadline "
+             "once (time.monotonic() + timeout) and, after each wake-up, wait only for what "
+             "is left of it (Condition.wait_for(predicate, timeout) does exactly that)")
 
 
 @STEP.check(task=4, backs=(WAIT_BAD,), needs=THREADS)

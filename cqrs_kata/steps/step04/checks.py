@@ -237,6 +237,17 @@ def skips_duplicates_and_late_events(impl: ModuleType) -> None:
                  "an old event must not move the checkpoint back")
 
 
+def said_missing(impl: ModuleType, called: str, error: BaseException, checkpoint: int,
+                 position: int) -> None:
+    """The gap's message says which positions are missing, as ``missing()`` words it."""
+    words = impl.missing(checkpoint, position)
+    if words not in str(error):
+        fail(called, f"the message {str(error)!r}", f"a message that says {words!r}",
+             "whoever reads it has to know which events went missing: word it with missing(the "
+             f"last position applied, the position that came), here missing({checkpoint}, "
+             f"{position})")
+
+
 @STEP.check(task=1, backs=(GAP,))
 def refuses_a_gap(impl: ModuleType) -> None:
     """apply() of an event past a gap raises ValueError and changes nothing"""
@@ -245,10 +256,11 @@ def refuses_a_gap(impl: ModuleType) -> None:
     error = expect_raises("apply(position 3) when the checkpoint is 1",
                           partial(view.apply, EVENTS[2]), (ValueError,),
                           "position 2 never arrived; counting 3 would skip 2 forever")
-    if "2" not in str(error):
-        fail("apply(position 3) when the checkpoint is 1", f"the message {str(error)!r}",
-             "a message that names the missing position 2",
-             "whoever reads it has to know which event went missing")
+    said_missing(impl, "apply(position 3) when the checkpoint is 1", error, 1, 3)
+    error = expect_raises("apply(position 5) when the checkpoint is 1",
+                          partial(view.apply, EVENTS[4]), (ValueError,),
+                          "positions 2 to 4 never arrived")
+    said_missing(impl, "apply(position 5) when the checkpoint is 1", error, 1, 5)
     expect_equal("view.counts after the refused event", view.counts, folded(LOG[:1]))
     expect_equal("view.checkpoint after the refused event", view.checkpoint, 1,
                  "a refused event changes nothing")
@@ -310,6 +322,39 @@ def repeats_inside_a_batch_count_once(impl: ModuleType) -> None:
                      "after the last one applied, counting the ones this batch just applied")
         expect_equal(f"every summary after {called}", readable(projector), folded(LOG[:upto]),
                      "every run counted exactly once")
+
+
+@STEP.check(task=2, backs=(IN_ORDER, REPEATS, BAD_BATCH))
+def old_events_at_the_end_of_a_batch_move_nothing(impl: ModuleType) -> None:
+    """a batch ending in old events, or a tuple, leaves the checkpoint at its newest event"""
+    projector = impl.Projector(logged())
+    for batch, new, upto in [([1, 2, 3, 1], 3, 3), ((4, 2), 1, 4), ((5, 4, 3), 1, 5)]:
+        events = [EVENTS[p - 1] for p in batch]
+        kind = "a tuple" if isinstance(batch, tuple) else "a list"
+        called = (f"deliver({kind} of positions {list(batch)}) with the checkpoint at "
+                  f"{projector.checkpoint}")
+        expect_returns(called, partial(projector.deliver, tuple(events) if kind == "a tuple"
+                                       else events), new,
+                       "a list or a tuple of events are both batches; an event is new only when "
+                       "it is the next position after the last one applied")
+        expect_equal(f"checkpoint after {called}", projector.checkpoint, upto,
+                     "the checkpoint is the last position applied, not the batch's last event: "
+                     "an old event at the end of a batch counts for nothing and moves nothing")
+        expect_equal(f"every summary after {called}", readable(projector), folded(LOG[:upto]))
+
+
+@STEP.check(task=2, backs=(BAD_BATCH, GAP))
+def a_gap_in_a_batch_says_which_positions_are_missing(impl: ModuleType) -> None:
+    """deliver() refuses a batch with a gap, naming the positions that are missing"""
+    projector = impl.Projector(logged())
+    projector.deliver(EVENTS[:1])
+    for batch, after, position in [([2, 3, 5], 3, 5), ([4], 1, 4)]:
+        called = f"deliver(positions {batch}) with the checkpoint at 1"
+        error = expect_raises(called, partial(projector.deliver, [EVENTS[p - 1] for p in batch]),
+                              (ValueError,), "the batch leaves a gap")
+        said_missing(impl, called, error, after, position)
+        expect_equal(f"checkpoint after {called}", projector.checkpoint, 1,
+                     "a refused batch changes nothing")
 
 
 @STEP.check(task=2, backs=(NOTHING_KEPT, CALLERS_BATCH))

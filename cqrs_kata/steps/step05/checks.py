@@ -28,6 +28,7 @@ from cqrs_kata.db import (
     EVENT_TYPE,
     EVENT_VERSION,
     Database,
+    DatabaseError,
     SQLiteDatabase,
     truth,
     view_counts,
@@ -235,6 +236,9 @@ POISON = STEP.rule("DurableProjector.project_batch", "An event whose tenant or s
                    "into ``dead_letters``, the reason being ``validate_name``'s message, in the "
                    "same transaction (``ON CONFLICT (view, position) DO NOTHING``: a rebuild "
                    "may have set it aside already), and go on past it.")
+DB_ERROR = STEP.rule("DurableProjector.project_batch", "Any other error (a database error: a "
+                     "lost connection, a lock timeout) is not the event's fault: let it "
+                     "propagate, so that the whole batch rolls back and is tried again.")
 CAUGHT_UP = STEP.rule("DurableProjector.project_batch", "Return 0 when there is nothing after "
                       "the checkpoint.")
 LIMIT_BAD = STEP.rule("DurableProjector.project_batch", "``limit`` must be an int from 1 to "
@@ -837,6 +841,56 @@ POISON_ROWS: list[tuple[str, object, object]] = [
     ("status NULL", "t2", None),
     ("a status with a newline", "t2", "o\nk"),
 ]
+
+
+COUNTS_WRITE = re.compile(r"(insert( or \w+)? into|replace into|update) counts\b")
+
+
+class FailsOnce:
+    """``db.before``: the first statement that writes ``counts`` fails with a database error
+    (a lock timeout, say); every other statement runs."""
+
+    def __init__(self) -> None:
+        self.failed = ""
+
+    def __call__(self, sql: str) -> None:
+        if not self.failed and COUNTS_WRITE.match(normal(sql)):
+            self.failed = sql
+            raise DatabaseError("database is locked (a simulated lock timeout); the transaction "
+                                "it was in was rolled back")
+
+
+@STEP.check(task=2, backs=(DB_ERROR, ALL_OR_NONE))
+def a_database_error_mid_batch_changes_nothing(impl: ModuleType) -> None:
+    """a database error while counting propagates and changes nothing: no count, no checkpoint"""
+    with lab() as here:
+        db = here.new()
+        filled(db)
+        before = tables(db)
+        hook = FailsOnce()
+        db.before = hook
+        called = "project_batch() when writing counts fails once with a database error"
+        try:
+            projector(impl, db).project_batch()
+            outcome = "it returned"
+        except NotImplementedError:
+            raise
+        except Exception as error:
+            outcome = f"it raised {type(error).__name__}"
+        finally:
+            db.before = None
+        if not hook.failed:
+            return  # counts never written: the other checks say why
+        if outcome == "it returned" or tables(db) != before:
+            fail(called, f"{outcome}; checkpoint {checkpoint_of(db)}, view "
+                 f"{view_counts(db, VIEW)}, dead letters at {dead_positions(db)}",
+                 "the error raised, and the view, its checkpoint and dead_letters as before",
+                 "a database error is not the event's fault: do not catch it (nor set the "
+                 "event aside as poison); let it leave the transaction, which rolls the whole "
+                 "batch back, and the next call tries the batch again")
+        expect_equal(f"project_batch() again, after {called}", projector(impl, db)
+                     .project_batch(), len(MIXED), "the batch that failed is taken whole now")
+        whole(db, f"{called}, then again", "counted once, after the retry")
 
 
 @STEP.check(task=2, backs=(POISON, TAKE))

@@ -165,7 +165,9 @@ class DurableProjector:
         outbox directly) is a poison event: instead of counting it, insert ``(view, position,
         reason)`` into ``dead_letters``, the reason being ``validate_name``'s message, in the
         same transaction (``ON CONFLICT (view, position) DO NOTHING``: a rebuild may have set it
-        aside already), and go on past it.
+        aside already), and go on past it. Any other error (a database error: a lost
+        connection, a lock timeout) is not the event's fault: let it propagate, so that the
+        whole batch rolls back and is tried again.
 
         Return 0 when there is nothing after the checkpoint. ``limit`` must be an int from 1
         to ``MAX_BATCH`` (not a bool); otherwise raise TypeError or ValueError and change
