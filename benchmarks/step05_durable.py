@@ -105,7 +105,8 @@ def latency(where: str, samples: int) -> list[float]:
     rng = random.Random(5)
     db = open_database(where)
     log, view = DurableLog(db), DurableProjector(db, "latency")
-    proc = subprocess.Popen([sys.executable, "-m", PROJECTOR, where, "--view", "latency"],
+    proc = subprocess.Popen([sys.executable, "-m", PROJECTOR, where, "--impl", "solutions",
+                             "--view", "latency"],
                             stdout=subprocess.DEVNULL)
     seen: list[float] = []
     try:

@@ -1,7 +1,8 @@
 """cqrs-kata: learn CQRS-lite by building it, one checked step at a time.
 
-In a notebook: ``from cqrs_kata import check, hint, progress`` (and ``catchup``, ``reset``,
-``saved``, ``restore``: what the ``cqrs-kata`` command does with your files).
+In a notebook: ``from cqrs_kata import check, hint, progress`` (and ``solution``, once a step
+passes; ``catchup``, ``reset``, ``saved``, ``restore``: what the ``cqrs-kata`` command does with
+your files).
 """
 
 from __future__ import annotations
@@ -9,9 +10,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cqrs_kata.learner.notebook import catchup, check, hint, progress, reset, restore, saved
+    from cqrs_kata.learner.notebook import (
+        catchup,
+        check,
+        hint,
+        progress,
+        reset,
+        restore,
+        saved,
+        solution,
+    )
 
-__all__ = ["catchup", "check", "hint", "progress", "reset", "restore", "saved"]
+__all__ = ["catchup", "check", "hint", "progress", "reset", "restore", "saved", "solution"]
 
 
 def __getattr__(name: str) -> object:

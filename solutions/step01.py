@@ -40,8 +40,9 @@ def record(conn: sqlite3.Connection, tenant: str, status: str) -> None:
     """Insert one run into ``runs``: ``tenant``, ``status``, and ``time.time()`` as
     ``recorded_at``. Commit before returning, so that every other connection sees it.
 
-    Check both names with ``validate_name`` before writing: a bad one raises its ``TypeError``
-    or ``ValueError`` and writes nothing. Pass the values as ``?`` parameters: a name is data,
+    Check both names with ``validate_name`` before writing (``validate_name("tenant", tenant)``:
+    which name it is, then its value): a bad one raises its ``TypeError`` or ``ValueError`` and
+    writes nothing. Pass the values as ``?`` parameters: a name is data,
     stored exactly as given, even one like ``x' OR '1'='1`` or ``50%``.
     """
     # BEGIN SOLUTION

@@ -44,7 +44,7 @@ LOCAL_ONLY = {
     "03": {"record_waits_for_the_lock", "drain_waits_for_the_lock",
            "wait_for_wakes_up_when_a_projector_drains",
            "wait_for_keeps_waiting_until_its_position", "wait_for_takes_any_long_timeout",
-           "rebuild_wakes_the_readers_waiting"},
+           "the_timeout_bounds_the_whole_wait", "rebuild_wakes_the_readers_waiting"},
     "05": {"killed_for_real_and_restarted"},
 }
 """The checks a browser kernel cannot run, by step: each starts a thread or a process."""
@@ -115,8 +115,9 @@ def test_a_learners_report_says_what_runs_only_in_a_local_install(
            "        record() changes nothing while another thread holds the service's lock\n" \
            in text
     assert "  ✓ task 3  lag() says how far the view is behind             3/3 checks\n" in text
-    assert text.endswith("5 of 5 tasks pass here. Step 03 is done here.\n"
-                         "6 checks run only in a local install (see README 'Start').")
+    assert text.endswith("5 of 5 tasks pass here. Step 03 is done here; `cqrs-kata solution 03` "
+                         "shows the reference beside your code.\n"
+                         "7 checks run only in a local install (see README 'Start').")
     for name in LOCAL_ONLY["03"]:
         description = get_step("03").checks[
             [c.name for c in get_step("03").checks].index(name)].description
@@ -133,18 +134,18 @@ def test_a_learners_report_says_what_runs_only_in_a_local_install(
     (course / "exercises" / "step03.py").write_text(stub_for(get_step("03")), encoding="utf-8")
     stub = notebook.check("03")  # freshly started: the local-only checks are still named
     assert not stub.ok
-    assert "· task 4  Read your own writes: wait_for(position, timeout) not started, 3 more " \
+    assert "· task 4  Read your own writes: wait_for(position, timeout) not started, 4 more " \
            "only in a local install" in str(stub)
 
 
 def test_progress_counts_what_runs_only_in_a_local_install(course: Path,
                                                            browser_kernel: None) -> None:
     text = str(notebook.progress())
-    assert "  · task 4  Read your own writes: wait_for(position, timeout) not started (3 checks " \
+    assert "  · task 4  Read your own writes: wait_for(position, timeout) not started (4 checks " \
            "only in a local install)" in text
     assert "  · task 2  Apply a batch and its checkpoint together         not started (1 check " \
            "only in a local install)" in text
-    assert text.endswith("0 of 24 tasks pass.\n7 checks run only in a local install (see README "
+    assert text.endswith("0 of 24 tasks pass.\n8 checks run only in a local install (see README "
                          "'Start').")
 
 
@@ -163,7 +164,7 @@ def test_a_task_with_nothing_to_check_here_is_not_passing_and_blocks_nothing() -
     text = str(step_report(result))
     assert "  ○ task 2  There all 1 check runs only in a local install\n" in text
     assert f"      runs only in a local install ({PROCESSES}):\n        it runs\n" in text
-    assert "2 of 2" not in text and "1 of 2 tasks pass here. Step 98 is done here." in text
+    assert "2 of 2" not in text and "1 of 2 tasks pass here. Step 98 is done here;" in text
     assert "  ○ task 2  There local only\n" in str(progress_report([result]))
 
 
@@ -257,4 +258,4 @@ def test_the_contract_table_marks_what_a_browser_kernel_does_not_check() -> None
     assert len(only_local) == 1 and "One lock guards the write log" in only_local[0]
     assert "      task 1: record_waits_for_the_lock  (local install only: needs threads)" in lines
     assert lines[-1] == ("21 of 21 rules backed by checks, 20 of them also in a browser kernel; "
-                         "24 checks.")
+                         "25 checks.")

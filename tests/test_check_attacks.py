@@ -107,7 +107,7 @@ def test_a_view_that_claims_to_equal_anything_fails_the_fault_harness(course: Pa
         return Anything()''')
     code, out = cli("check", "04", CQRS_KATA_CHECK_SECONDS="8", CQRS_KATA_STEP_SECONDS="15")
     assert code == 1
-    assert re.search(r"✗ task 2 .* 0/\d+ checks", out), out
+    assert re.search(r"✗ task 2 .* [0-1]/\d+ checks", out), out  # a gap's message reads none
     assert re.search(r"✗ task 3 .* [0-2]/\d+ checks", out), out  # some checks read no summary
     assert_no_kata_traceback(out)
 

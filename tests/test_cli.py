@@ -39,7 +39,7 @@ def test_reference_in_exercises_passes(course: Path, capsys: pytest.CaptureFixtu
     (course / "exercises" / "step02.py").write_text(SOLUTION_02.read_text())
     code, out, _ = run(capsys, "check", "02")
     assert code == 0
-    assert "5 of 5 tasks pass. Step 02 is done." in out
+    assert "5 of 5 tasks pass. Step 02 is done; `cqrs-kata solution 02` shows the reference" in out
 
 
 def test_wrong_answer_says_called_got_expected(
@@ -140,7 +140,7 @@ def test_list_shows_each_state(course: Path, capsys: pytest.CaptureFixture[str])
     assert re.search(r"✓ task 1  The write store keeps history +passing", out)
     assert re.search(r"✗ task 2  The view counts per tenant and status +failing", out)
     total = sum(len(s.tasks) for s in all_steps())  # grows as steps are added
-    assert f"4 of {total} tasks pass." in out
+    assert f"4 of {total} tasks pass, 1 of them with the reference's code (catchup)." in out
 
 
 def test_every_command_has_help() -> None:
@@ -149,3 +149,64 @@ def test_every_command_has_help() -> None:
     helps = {a.dest: a.help for a in subparsers._choices_actions}
     assert set(helps) == set(subparsers.choices)
     assert all(helps.values()), helps
+
+
+def test_project_runs_the_learners_projector_unless_told_and_says_whose(
+        course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # It used to run the reference by default, so a learner's kill tests proved nothing.
+    from cqrs_kata.db import open_database
+    from solutions.step05 import DurableLog
+
+    where = str(tmp_path / "runs.db")
+    with open_database(where) as db:
+        DurableLog(db).record_many([("acme", "ok")] * 3)
+    code, out, err = run(capsys, "project", where, "--until-caught-up")
+    assert code == 2, out + err
+    assert "your projector (exercises/step05.py), view 'dashboard'" in err
+    assert "DurableProjector.project_batch is not written yet: step 05, task 2" in err
+    assert "`--impl solutions` runs the reference instead" in err
+    code, out, err = run(capsys, "project", where, "--until-caught-up", "--impl", "solutions")
+    assert (code, out.strip()) == (0, "projected 3 events into view 'dashboard'"), err
+    assert "the reference projector (solutions/step05.py)" in err
+
+
+def test_solution_waits_for_a_pass_then_shows_the_reference_beside_yours(
+        course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "solution", "02")
+    assert code == 0
+    assert out.startswith("Step 02 does not pass yet (0 of 5 tasks): the reference is shown "
+                          "once it does. `cqrs-kata hint 02` helps with task 1")
+    assert "def " not in out  # nothing of the reference before a pass
+    edit(course, "02", "self.data.append(r)", "self.data += [r]")  # passes, written differently
+    code, out, _ = run(capsys, "solution", "02")
+    assert code == 0 and out.startswith("Step 02 passes. The reference beside your code")
+    assert "-        self.data += [r]" in out and "+        self.data.append(r)" in out
+    assert "# BEGIN SOLUTION" not in out
+
+
+def test_watch_checks_again_on_every_save_and_leaves_on_ctrl_c(
+        course: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    exercise = course / "exercises" / "step02.py"
+    looks = 0
+
+    def sleep(_: float) -> None:  # between two looks at the file: the learner saves, or leaves
+        nonlocal looks
+        looks += 1
+        if looks == 2:
+            exercise.write_text(SOLUTION_02.read_text())
+        elif looks == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    assert cli.main(["watch", "02"]) == 0
+    out = capsys.readouterr().out
+    banner = "watching exercises/step02.py: every save checks it again (Ctrl-C leaves)"
+    assert out.count(banner) == 2
+    first, second = out.split("watching exercises/step02.py")[1:]
+    assert "0 of 5 tasks pass" in first and "task 1" in first
+    assert "5 of 5 tasks pass. Step 02 is done" in second, second
+    assert out.rstrip().endswith("stopped watching; nothing was changed.")
+    assert exercise.read_text() == SOLUTION_02.read_text()

@@ -50,7 +50,8 @@ def test_two_projector_processes_on_one_view_at_once(where: str) -> None:
     well and the view is exact."""
     db = open_database(where)
     DurableLog(db).record_many([(f"t{i % 9}", "ok") for i in range(6000)])
-    command = [sys.executable, "-m", PROJECTOR, where, "--batch", "7", "--until-caught-up"]
+    command = [sys.executable, "-m", PROJECTOR, where, "--impl", "solutions", "--batch", "7",
+               "--until-caught-up"]
     both = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in both]
@@ -94,7 +95,7 @@ def test_replays_and_rebuilds_again_and_again_change_nothing(where: str) -> None
         assert done.returncode in (0, -signal.SIGKILL), done.stderr[-2000:]
         return done.returncode
 
-    projector = (PROJECTOR, where, "--until-caught-up", "--batch", "50")
+    projector = (PROJECTOR, where, "--impl", "solutions", "--until-caught-up", "--batch", "50")
     for i in range(3):
         assert run(*projector) == 0
         assert run("tests.support.storm", "rebuild", where, "--every", "300", "--kill-at",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cqrs_kata.course.structure import get_step
-from cqrs_kata.course.stubs import stub_for
+from cqrs_kata.course.stubs import reference_for, stub_for
 from cqrs_kata.dev import build_stubs
 from cqrs_kata.learner import cli
 
@@ -48,7 +48,9 @@ def test_catchup_fills_failing_steps_and_keeps_passing_ones(
                      r"\.py", out)
     assert "exercises/step03.py: replaced the untouched stub" in out
     assert [p.read_text() for p in saved(course)] == [MINE]
-    assert (course / "exercises" / "step02.py").read_text() == solution(course, "02")
+    caught_up = (course / "exercises" / "step02.py").read_text()
+    assert caught_up == reference_for(get_step("02"))
+    assert "# BEGIN SOLUTION" not in caught_up and "# END SOLUTION" not in caught_up
     assert run(capsys, "check", "02")[0] == 0
     _, again, _ = run(capsys, "catchup", "04")
     assert "already as wanted" not in again and again.count("passes every check; kept") == 4
@@ -63,6 +65,32 @@ def test_reset_after_catchup_does_not_call_the_reference_yours(
             "solutions/step02.py)") in out
     assert "your version" not in out and saved(course) == []
     assert (course / "exercises" / "step02.py").read_text() == stub_for(get_step("02"))
+
+
+def test_list_says_which_passes_are_the_references_code(
+        course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `list` used to count a step caught up with the reference as the learner's own pass.
+    run(capsys, "catchup", "02")
+    (course / "exercises" / "step02.py").write_text(
+        "from solutions.step02 import *  # noqa: F403\n")
+    _, out, _ = run(capsys, "list")
+    for step in ("00", "01", "02"):
+        assert re.search(rf"^step {step} .*· caught up: exercises/ holds the reference's code$",
+                         out, flags=re.M), out
+    assert not re.search(r"^step 03 .*caught up", out, flags=re.M)
+    assert re.search(r"tasks pass, 9 of them with the reference's code \(catchup\)\.", out), out
+
+
+def test_restore_saves_even_the_reference_it_replaces(
+        course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    exercise = course / "exercises" / "step02.py"
+    exercise.write_text(MINE)
+    run(capsys, "catchup", "03")  # saves MINE, puts the reference in
+    code, out, _ = run(capsys, "restore", "1")
+    assert code == 0 and exercise.read_text() == MINE
+    assert "replaced; your version is saved as" in out, out
+    assert sorted(p.read_text() for p in saved(course)) == sorted(
+        [MINE, reference_for(get_step("02"))])
 
 
 def test_saved_lists_and_restore_brings_back_saving_the_current_first(

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cqrs_kata.course.structure import all_steps
+from cqrs_kata.course.structure import all_steps, get_step
+from cqrs_kata.course.stubs import reference_for
 from cqrs_kata.learner import notebook
 
 
@@ -56,7 +57,7 @@ def test_the_file_commands_work_from_a_cell(course: Path) -> None:
     mine = exercise.read_text() + "\n# my notes\n"
     exercise.write_text(mine)
     assert "exercises/step02.py" in repr(notebook.catchup("03"))
-    assert exercise.read_text() == (course / "solutions" / "step02.py").read_text()
+    assert exercise.read_text() == reference_for(get_step("02"))
     listing = repr(notebook.saved())
     assert "step02" in listing, listing
     assert "exercises/step02.py" in repr(notebook.reset("02"))

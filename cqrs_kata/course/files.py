@@ -143,9 +143,11 @@ def save_aside(path: Path, reason: str, data: bytes) -> Path:
     return copy
 
 
-def replace(path: Path, new: str | bytes, reason: str, *, stub: str, reference: str) -> str:
+def replace(path: Path, new: str | bytes, reason: str, *, stub: str,
+            reference: str | None) -> str:
     """Put ``new`` in ``path``, saving what was there first unless it was the generated
-    ``stub`` or the ``reference`` solution. Returns one line saying what happened."""
+    ``stub`` or the ``reference`` solution (None: save that too). Returns one line saying what
+    happened."""
     data = new.encode("utf-8") if isinstance(new, str) else new
     current = read(path)
     if current == data:
@@ -155,7 +157,7 @@ def replace(path: Path, new: str | bytes, reason: str, *, stub: str, reference: 
         note = "written (it was missing)"
     elif current == stub.encode("utf-8"):
         note = "replaced the untouched stub"
-    elif current == reference.encode("utf-8"):
+    elif reference is not None and current == reference.encode("utf-8"):
         note = f"replaced the reference solution that was in it (it stays in solutions/{path.name})"
     else:
         copy = save_aside(path, reason, current)

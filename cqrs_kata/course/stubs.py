@@ -10,6 +10,7 @@ fails when the committed stubs differ from what this module makes.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +108,29 @@ def make_stub(step: Step, source: str, filename: str = "<solution>") -> str:
               f"# Generated from solutions/{step.module}.py by `make stubs`; "
               "this copy is yours to edit.\n")
     return header + "\n".join(out) + "\n"
+
+
+def reference_for(step: Step) -> str:
+    """The step's reference solution as ``catchup`` puts it in exercises/: the answer markers
+    left out (they only mean something to ``make stubs``)."""
+    path = course_root() / "solutions" / f"{step.module}.py"
+    return without_markers(path.read_text(encoding="utf-8"))
+
+
+def without_markers(text: str) -> str:
+    """``text`` without its ``# BEGIN SOLUTION`` and ``# END SOLUTION`` lines."""
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if line.strip() not in (BEGIN, END))
+
+
+def is_reference(step: Step, text: str) -> bool:
+    """Whether ``text`` (an exercise file) is the reference: a copy of it, or a file that takes
+    the step's answers from ``solutions`` (``from solutions.step05 import *``)."""
+    if text in (reference_for(step),
+                (course_root() / "solutions" / f"{step.module}.py").read_text(encoding="utf-8")):
+        return True
+    return re.search(rf"^\s*(from\s+solutions\.{step.module}\s+import|import\s+solutions\."
+                     rf"{step.module}\b)", text, flags=re.M) is not None
 
 
 def stub_for(step: Step) -> str:

@@ -54,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
                                                   "is saved first)")
     restore.add_argument("which", help="its number from `cqrs-kata saved`, or its file name")
 
+    watch = commands.add_parser("watch", help="check a step again on every save of its "
+                                              "exercise; Ctrl-C leaves")
+    watch.add_argument("step", nargs="?", help="step number, e.g. 02 (default: the first not "
+                                               "done)")
+    solution = commands.add_parser("solution", help="once a step passes, the reference beside "
+                                                    "your code")
+    solution.add_argument("step", help="step number, e.g. 02")
+
     commands.add_parser("project", add_help=False,
                         help="run step 05's projector in this process (`cqrs-kata project -h`)")
     commands.add_parser("bench", add_help=False,
@@ -78,6 +86,7 @@ def _action(args: argparse.Namespace) -> Callable[[], Report]:
         "reset": lambda: kata.reset(args.step),
         "saved": kata.saved,
         "restore": lambda: kata.restore(args.which),
+        "solution": lambda: kata.solution(args.step),
         "guide": kata.guide,
         "contract": lambda: kata.contract(args.step),
     }
@@ -100,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return doctor.main(given[1:])
     args = _parser().parse_args(given)
     try:
+        if args.command == "watch":  # runs until Ctrl-C, printing as it goes
+            return kata.watch(args.step)
         report = _action(args)()
     except PROBLEMS as error:
         print(f"cqrs-kata: {error}", file=sys.stderr)

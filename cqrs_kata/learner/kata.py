@@ -7,6 +7,9 @@ The CLI and the notebook helpers both call these, so the shell and the notebook 
 from __future__ import annotations
 
 import json
+import os
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,12 +18,13 @@ from cqrs_kata.course import files
 from cqrs_kata.course.files import FileProblem
 from cqrs_kata.course.paths import CourseNotFound, course_root, display_path, state_dir
 from cqrs_kata.course.structure import Step, all_steps, get_step
-from cqrs_kata.course.stubs import stub_for
+from cqrs_kata.course.stubs import is_reference, reference_for, stub_for, without_markers
 from cqrs_kata.course.tracked import NOTEBOOK_NAME
 from cqrs_kata.runner.isolation import processes_available
 from cqrs_kata.runner.report import (
     Report,
     all_pass_report,
+    diff_report,
     hint_report,
     progress_report,
     saved_report,
@@ -60,7 +64,21 @@ def results() -> list[StepResult]:
 
 
 def progress() -> Report:
-    return progress_report(results())
+    return progress_report(results(), _running_the_reference())
+
+
+def _running_the_reference() -> set[str]:
+    """The steps whose exercise is the reference's code (catchup put it there, or it imports
+    it): their passing tasks are shown as caught up, not as the learner's."""
+    found = set()
+    for s in all_steps():
+        try:
+            text = files.read(module_path(s, "exercises"))
+        except FileProblem:  # not a file: its step's report says so
+            continue
+        if text is not None and is_reference(s, text.decode("utf-8", "replace")):
+            found.add(s.number)
+    return found
 
 
 # Hints ---------------------------------------------------------------------------------------
@@ -159,10 +177,11 @@ def hint(step: str | int, task: int | None = None) -> Report:
 # Catching up, starting over, saved versions ----------------------------------------------------
 
 
-def _replace(step: Step, new: str | bytes, reason: str) -> str:
-    reference = module_path(step, "solutions").read_text(encoding="utf-8")
+def _replace(step: Step, new: str | bytes, reason: str, keep_reference: bool = False) -> str:
+    """Put ``new`` in the step's exercise, saving what was there (not the untouched stub, nor
+    the reference catchup put there, which solutions/ keeps, unless ``keep_reference``)."""
     return files.replace(module_path(step, "exercises"), new, reason, stub=stub_for(step),
-                         reference=reference)
+                         reference=None if keep_reference else reference_for(step))
 
 
 def catchup(step: str | int) -> Report:
@@ -174,8 +193,7 @@ def catchup(step: str | int) -> Report:
         if run_step(s).ok:
             lines.append(f"  exercises/{s.module}.py: your version passes every check; kept")
             continue
-        solution = module_path(s, "solutions").read_text(encoding="utf-8")
-        lines.append("  " + _replace(s, solution, f"catchup-{target.number}"))
+        lines.append("  " + _replace(s, reference_for(s), f"catchup-{target.number}"))
     if not earlier:
         lines.append("  nothing to do: no step comes before it.")
     terminal = ("" if platform.here().browser else
@@ -199,8 +217,60 @@ def restore(which: str) -> Report:
     """Put a saved version back into exercises/ (what is there now is saved first)."""
     version = files.find_saved(which)
     step = get_step(version.step)
-    line = _replace(step, files.read(version.path) or b"", "restore")
+    line = _replace(step, files.read(version.path) or b"", "restore", keep_reference=True)
     return text_report(f"{line}\nrestored from {display_path(version.path)}.")
+
+
+def solution(step: str | int) -> Report:
+    """Once ``step`` passes: the reference beside your code, as a diff (``-`` yours, ``+`` the
+    reference's). Before that: how far you are, and how to get there instead."""
+    chosen = get_step(step)
+    result = run_step(chosen)
+    if not result.ok:
+        done = sum(t.state == "passing" for t in result.tasks)
+        first = next((t.task.number for t in result.tasks if t.state != "passing"), None)
+        nudge = (f"`cqrs-kata hint {chosen.number}` helps with task {first}, the first that "
+                 "does not pass" if first is not None else
+                 f"`cqrs-kata check {chosen.number}` says what is wrong")
+        tasks = len(chosen.tasks)
+        return text_report(f"Step {chosen.number} does not pass yet ({done} of {tasks} "
+                           f"task{'s' if tasks != 1 else ''}): the reference is shown once it "
+                           f"does. {nudge}.")
+    yours = files.read(module_path(chosen, "exercises")) or b""
+    return diff_report(chosen, without_markers(yours.decode("utf-8", "replace")),
+                       reference_for(chosen))
+
+
+def watch(step: str | int | None = None, interval: float = 0.3,
+          rounds: int | None = None) -> int:
+    """Check ``step`` (default: the first not done) again on every save of its exercise, and
+    redraw the report; Ctrl-C leaves, changing nothing. ``rounds`` stops after that many looks
+    (for tests); the command waits for Ctrl-C."""
+    chosen = get_step(step) if step is not None else _first_unfinished().step
+    path = module_path(chosen, "exercises")
+    clear = "\033[2J\033[H" if sys.stdout.isatty() else ""
+    seen: object = ()
+    looked = 0
+    try:
+        while rounds is None or looked < rounds:
+            looked += 1
+            try:
+                now: object = (path.stat().st_mtime_ns, path.stat().st_size)
+            except OSError:
+                now = None
+            if now != seen:
+                seen = now
+                report = (step_report(run_step(chosen)) if now is not None else text_report(
+                    f"{display_path(path)} is missing; `cqrs-kata reset {chosen.number}` "
+                    "brings back the stub"))
+                print(f"{clear}watching {display_path(path)}: every save checks it again "
+                      f"(Ctrl-C leaves)\n\n{report}", flush=True)
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        print("\nstopped watching; nothing was changed.", flush=True)
+    except BrokenPipeError:  # `cqrs-kata watch | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
 
 
 def guide() -> Report:
@@ -225,4 +295,4 @@ def contract(step: str | int | None = None) -> Report:
 
 
 __all__ = ["CourseNotFound", "FileProblem", "catchup", "check", "contract", "guide", "hint",
-           "progress", "reset", "restore", "results", "saved"]
+           "progress", "reset", "restore", "results", "saved", "solution", "watch"]

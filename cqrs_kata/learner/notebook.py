@@ -102,6 +102,11 @@ def _file_command(action: Callable[[], Report]) -> Report:
     return report
 
 
+def solution(step: str | int) -> Report:
+    """Once ``step`` passes, the reference beside your code (a diff); before, how to get there."""
+    return _file_command(lambda: kata.solution(step))
+
+
 def catchup(step: str | int) -> Report:
     """Put the reference solution of every earlier step that does not pass into exercises/,
     to start ``step`` (yours is saved first): ``cqrs-kata catchup`` in a cell."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import html as _html
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -155,7 +157,8 @@ def _next_step_line(result: StepResult) -> str:
     total = len(result.tasks)
     if result.ok:
         here = " here" if result.local_only else ""
-        return f"{passing} of {total} tasks pass{here}. Step {number} is done{here}."
+        return (f"{passing} of {total} tasks pass{here}. Step {number} is done{here}; "
+                f"`cqrs-kata solution {number}` shows the reference beside your code.")
     task = next(t for t in result.tasks if t.state not in ("passing", "local only")).task.number
     return (f"{passing} of {total} tasks pass. Next: task {task}; "
             f"`cqrs-kata hint {number} {task}` if you are stuck.")
@@ -206,15 +209,37 @@ def step_report(result: StepResult) -> Report:
     return Report("\n".join(lines), body, ok=result.ok)
 
 
-def progress_report(results: list[StepResult]) -> Report:
+def diff_report(step: Step, yours: str, reference: str) -> Report:
+    """The reference beside the learner's passing code: a unified diff, ``-`` theirs and ``+``
+    the reference's, coloured in a notebook."""
+    lines = list(difflib.unified_diff(
+        yours.splitlines(), reference.splitlines(), f"exercises/{step.module}.py (yours)",
+        f"solutions/{step.module}.py (the reference)", n=2, lineterm=""))
+    if not lines:
+        said = (f"Step {step.number} passes, and exercises/{step.module}.py is the reference, "
+                "line for line.")
+        return Report(said, f"<p>{_esc(said)}</p>")
+    head = (f"Step {step.number} passes. The reference beside your code (- yours, + the "
+            "reference's); there is more than one right answer, so read it for the ideas:")
+    colour = {"+": "#1a7f37", "-": "#a40e0e", "@": "#6e7781"}
+    rows = "".join(f"<span style='color:{colour.get(line[:1], 'inherit')}'>{_esc(line)}</span>\n"
+                   for line in lines)
+    return Report("\n".join([head, *lines]), f"<p>{_esc(head)}</p><pre>{rows}</pre>")
+
+
+def progress_report(results: list[StepResult], reference: Collection[str] = ()) -> Report:
+    """Every step's tasks and their states; a step in ``reference`` runs the reference's code
+    (catchup put it there), so its passing tasks are caught up, not the learner's."""
     width = _title_width([r.step for r in results])
     lines = []
     rows = []
     for result in results:
         step = result.step
-        lines.append(f"step {step.number}  {step.title}  (about {step.minutes} min)")
+        caught_up = "  · caught up: exercises/ holds the reference's code" \
+            if step.number in reference else ""
+        lines.append(f"step {step.number}  {step.title}  (about {step.minutes} min){caught_up}")
         rows.append(f"<tr><th colspan='2'>step {step.number} · "
-                    f"{_esc(step.title)}</th></tr>")
+                    f"{_esc(step.title)}{_esc(caught_up)}</th></tr>")
         if result.load_error:
             lines.append(f"  ✗ {result.load_error}")
             rows.append(f"<tr><td colspan='2'>✗ {_esc(result.load_error)}</td></tr>")
@@ -230,7 +255,10 @@ def progress_report(results: list[StepResult]) -> Report:
                         "</span></td></tr>")
     done = sum(t.state == "passing" for r in results for t in r.tasks)
     total = sum(len(r.step.tasks) for r in results)
-    summary = f"{done} of {total} tasks pass."
+    borrowed = sum(t.state == "passing" for r in results if r.step.number in reference
+                   for t in r.tasks)
+    summary = f"{done} of {total} tasks pass" + (
+        f", {borrowed} of them with the reference's code (catchup)." if borrowed else ".")
     notes = [n for n in (_local_note(results), _time_limit_note(results)) if n]
     lines += [summary, *notes]
     # JupyterLab right-aligns table cells unless each cell says otherwise.

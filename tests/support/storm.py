@@ -219,8 +219,8 @@ def storm(where: str | Path, *, writers: int = 4, runs: int = 10_000, kills: int
 
     def projector() -> _Proc:
         result.starts += 1
-        argv = _python("-m", "cqrs_kata.steps.step05.projector_process", where, "--view", view,
-                       "--batch", str(batch))
+        argv = _python("-m", "cqrs_kata.steps.step05.projector_process", where, "--impl",
+                       "solutions", "--view", view, "--batch", str(batch))
         if rng.random() < 0.5:
             argv += ["--kill-at", f"{rng.choice(KILL_POINTS[:6])}#{rng.randint(1, 12)}"]
         proc = _Proc("projector", argv)

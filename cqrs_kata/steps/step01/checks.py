@@ -97,8 +97,9 @@ STEP = Step(
 INSERT = STEP.rule("record", "Insert one run into ``runs``: ``tenant``, ``status``, and "
                    "``time.time()`` as ``recorded_at``.")
 COMMIT = STEP.rule("record", "Commit before returning, so that every other connection sees it.")
-VALIDATE = STEP.rule("record", "Check both names with ``validate_name`` before writing: a bad one "
-                     "raises its ``TypeError`` or ``ValueError`` and writes nothing.")
+VALIDATE = STEP.rule("record", "Check both names with ``validate_name`` before writing "
+                     "(``validate_name(\"tenant\", tenant)``: which name it is, then its value): "
+                     "a bad one raises its ``TypeError`` or ``ValueError`` and writes nothing.")
 VERBATIM = STEP.rule("record", "Pass the values as ``?`` parameters: a name is data, stored "
                      "exactly as given, even one like ``x' OR '1'='1`` or ``50%``.")
 COUNTS = STEP.rule("summary", "``{status: count}`` for ``tenant``'s runs; ``{}`` for a tenant "
@@ -237,8 +238,10 @@ def bad_names_write_nothing(impl: ModuleType) -> None:
         for tenant, status in [(bad, "ok"), ("acme", bad)]:
             called = f"record(conn, {show(tenant)}, {show(status)})"
             expect_raises(called, partial(impl.record, conn, tenant, status),
-                          (TypeError, ValueError), f"{what} is not a usable name; "
-                          "validate_name says so")
+                          (TypeError, ValueError), f"{what} is not a usable name, and "
+                          "validate_name says so when called as validate_name(\"tenant\", "
+                          "tenant) and validate_name(\"status\", status): which name it is "
+                          "first, then its value")
             expect_equal(f"the rows after {called} ({what})", stored(conn), [("acme", "ok")],
                          "check both names before the INSERT: a refused run is not written, "
                          "not even uncommitted")
@@ -332,10 +335,12 @@ def the_database_counts(impl: ModuleType) -> None:
     queries = selects(statements)
     if len(queries) != 1:
         fail("summary(conn, 'acme'), watching the SQL it ran",
-             f"{len(queries)} SELECT statements: {show(queries)}", "exactly one SELECT",
+             f"{len(queries)} SELECT statements: {show(queries)} (as SQLite ran them: a ? "
+             "shows as the value bound to it)", "exactly one SELECT",
              "one query answers the dashboard; more means more round trips per page view")
     if not re.search(r"\bGROUP\s+BY\b", queries[0], flags=re.I):
-        fail("summary(conn, 'acme'), watching the SQL it ran", repr(queries[0]),
+        fail("summary(conn, 'acme'), watching the SQL it ran",
+             f"{queries[0]!r} (as SQLite ran it: a ? shows as the value bound to it)",
              "a SELECT ... GROUP BY status", "fetching every run and counting in Python moves "
              "the whole history out of the database on each read; GROUP BY counts where the "
              "data is, and the index of task 3 then answers it without reading the runs")

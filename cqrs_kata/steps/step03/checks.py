@@ -9,7 +9,7 @@ from functools import partial
 from types import ModuleType
 from typing import Any
 
-from cqrs_kata.course.expect import expect_equal, expect_raises, fail, show
+from cqrs_kata.course.expect import expect_equal, expect_raises, fail, same, show
 from cqrs_kata.course.structure import Step, Task
 from cqrs_kata.platform import Need
 from cqrs_kata.steps.oracle import fold
@@ -219,10 +219,16 @@ def positions(svc: Any) -> list[int]:
     return [e.position for e in svc.queue]
 
 
-def snapshot(svc: Any) -> tuple[object, ...]:
-    """Everything record, drain and rebuild may change, to compare before and after."""
-    return (svc.write.all(), svc.written, svc.applied, positions(svc), view(svc, ("t1", "t2",
-                                                                                  "t3")))
+def snapshot(svc: Any) -> dict[str, object]:
+    """Everything record, drain and rebuild may change, by name, to compare before and after."""
+    return {"write.all()": svc.write.all(), "written": svc.written, "applied": svc.applied,
+            "positions queued": positions(svc), "view": view(svc, ("t1", "t2", "t3"))}
+
+
+def changes(before: dict[str, object], after: dict[str, object]) -> str:
+    """What differs between two snapshots, each as ``name: before -> after``."""
+    return "; ".join(f"{name}: {show(before[name])} -> {show(after[name])}" for name in before
+                     if not same(before[name], after[name]))
 
 
 class SpyCondition(threading.Condition):
@@ -323,7 +329,7 @@ def blocked_while_held(impl: ModuleType, called: str, action_of: Any) -> None:
     todo_first(outcome)
     if not tried or during != before:
         fail(f"{called} in another thread while the check held the service's lock",
-             f"it changed {show(before)} into {show(during)} without waiting for the lock"
+             f"it changed {changes(before, during)} without waiting for the lock"
              if during != before else "it finished without ever taking the lock",
              "it to wait until the lock was free, changing nothing before",
              "hold `with self._changed:` around every change of the write log, the queue, the "
@@ -509,6 +515,12 @@ def lag_only_looks(impl: ModuleType) -> None:
     backlog(impl, svc, TENANTS_AND_STATUSES[:3], clock)
     first = svc.lag()
     second = svc.lag()
+    if getattr(first, "events", None) == 3 and getattr(first, "oldest_age", 3.0) != 3.0:
+        fail("lag() with the service's clock at 3.0 and the oldest event recorded at 0.0",
+             f"{show(first)}: an age of {show(first.oldest_age)} s",
+             "an age of 3.0 s, by the service's clock",
+             "read the time with self.clock(), the clock the service was given, not "
+             "time.time() or time.monotonic(): the check gives it a clock it sets by hand")
     expect_equal("lag() at 3, with three events recorded at 0, 1 and 2 queued", first,
                  impl.Lag(3, 3.0),
                  "lag() counts the events still queued, and the age of the oldest of them")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -197,9 +197,13 @@ def readable(projector: Any) -> dict[str, dict[str, int]]:
     return {t: counts for t, counts in seen.items() if counts}
 
 
-def survives(impl: ModuleType, operations: Sequence[str]) -> None:
+def survives(impl: ModuleType, operations: Sequence[str],
+             projector: Callable[[ModuleType, Any, Any], Any] | None = None) -> None:
+    """The fault harness against ``impl``'s projector (built by ``projector(impl, write,
+    store)`` when given)."""
+    build = impl.Projector if projector is None else partial(projector, impl)
     try:
-        attack(Subject(impl.ViewStore, impl.Projector), operations)
+        attack(Subject(impl.ViewStore, build), operations)
     except HarnessFailure as failure:
         failure.fail_check()
 
@@ -435,10 +439,38 @@ def fault_harness_finds_no_delivery_bug(impl: ModuleType) -> None:
 # Task 3 ------------------------------------------------------------------------------------
 
 
+def rebuilding(impl: ModuleType, write: Any, store: Any = None) -> Any:
+    """The learner's ``Projector``, delivering with the checks' own correct ``deliver``: task 3
+    is checked on ``rebuild``'s code, so a bug in ``deliver`` is reported under task 2 only."""
+    projector = impl.Projector(write) if store is None else impl.Projector(write, store)
+
+    def deliver(events: Sequence[Any]) -> int:
+        if not isinstance(events, list | tuple):
+            raise TypeError(f"a batch is a list or tuple of Event, got {type(events).__name__}")
+        view = projector.store.current
+        upto, new = view.checkpoint, []
+        for event in events:
+            if event.position <= upto:
+                continue
+            if event.position != upto + 1:
+                raise ValueError(f"position {upto + 1} is missing before {event.position}")
+            upto = event.position
+            new.append(event)
+        for event in new:
+            per_status = view.counts.setdefault(event.tenant, {})
+            per_status[event.status] = per_status.get(event.status, 0) + 1
+        view.checkpoint = upto
+        return len(new)
+
+    projector.deliver = deliver
+    return projector
+
+
+
 @STEP.check(task=3, backs=(ASIDE, FRESH, SWAP, AFTER))
 def rebuild_repairs_and_is_idempotent(impl: ModuleType) -> None:
     """rebuild() recomputes the view from the log; twice gives the same view"""
-    projector = impl.Projector(logged())
+    projector = rebuilding(impl, logged())
     projector.rebuild()
     expect_equal("every summary after rebuild() of a 5-run log", readable(projector),
                  folded(LOG), "the rebuilt view is the write log, folded")
@@ -458,7 +490,7 @@ def rebuild_repairs_and_is_idempotent(impl: ModuleType) -> None:
 @STEP.check(task=3, backs=(ASIDE, READERS, SWAP))
 def readers_never_see_half_done(impl: ModuleType) -> None:
     """while rebuild() runs, readers see the old, complete view"""
-    projector = impl.Projector(logged())
+    projector = rebuilding(impl, logged())
     projector.deliver(EVENTS[:4])
     before = readable(projector)
     seen: list[tuple[int, dict[str, dict[str, int]]]] = []
@@ -478,7 +510,7 @@ def readers_never_see_half_done(impl: ModuleType) -> None:
 @STEP.check(task=3, backs=(SWAP, ASIDE, FRESH))
 def the_swap_is_one_assignment(impl: ModuleType) -> None:
     """rebuild() puts a new View in store.current and leaves the old one as it was"""
-    projector = impl.Projector(logged())
+    projector = rebuilding(impl, logged())
     projector.deliver(EVENTS[:4])
     old = projector.store.current
     kept = (copy.deepcopy(old.counts), old.checkpoint)
@@ -498,7 +530,7 @@ def the_swap_is_one_assignment(impl: ModuleType) -> None:
 def runs_recorded_during_a_rebuild_count_once(impl: ModuleType) -> None:
     """runs recorded (and delivered) while rebuild() runs are neither lost nor doubled"""
     write = logged()
-    projector = impl.Projector(write)
+    projector = rebuilding(impl, write)
     projector.deliver(list(EVENTS))
     extra = [Run("t2", "ok"), Run("t3", "fail")]
     late = [ev(6 + i, run.tenant, run.status) for i, run in enumerate(extra)]
@@ -522,7 +554,7 @@ def runs_recorded_during_a_rebuild_count_once(impl: ModuleType) -> None:
 def progress_is_reported(impl: ModuleType) -> None:
     """rebuild() reports progress as (positions done, total)"""
     calls: list[tuple[int, int]] = []
-    impl.Projector(logged()).rebuild(lambda done, total: calls.append((done, total)), every=2)
+    rebuilding(impl, logged()).rebuild(lambda done, total: calls.append((done, total)), every=2)
     expect_equal("rebuild(on_progress, every=2) of a 5-run log: the on_progress calls",
                  calls, [(2, 5), (4, 5), (5, 5)], "every 2 positions, and once when done")
     calls.clear()
@@ -539,7 +571,7 @@ def progress_is_reported(impl: ModuleType) -> None:
 @STEP.check(task=3, backs=(REBUILD_BAD,))
 def bad_rebuild_arguments_change_nothing(impl: ModuleType) -> None:
     """rebuild() with a bad argument raises and leaves the view alone"""
-    projector = impl.Projector(logged())
+    projector = rebuilding(impl, logged())
     wrong: tuple[type[Exception], ...] = (TypeError, ValueError)
     for called, action in [
         ("rebuild(on_progress=42)", partial(projector.rebuild, 42)),
@@ -556,4 +588,4 @@ def bad_rebuild_arguments_change_nothing(impl: ModuleType) -> None:
 def fault_harness_finds_no_bug(impl: ModuleType) -> None:
     """the fault harness, rebuilds included, finds no bug"""
     impl.Projector(MemoryWrite()).rebuild()
-    survives(impl, ALL_OPERATIONS)
+    survives(impl, ALL_OPERATIONS, rebuilding)

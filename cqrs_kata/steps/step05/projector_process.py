@@ -74,6 +74,12 @@ def kill_before(db: Database, spec: str) -> None:
     stop_before(db, spec, lambda: os.kill(os.getpid(), signal.SIGKILL))
 
 
+WHOSE = {"exercises": "your projector (exercises/step05.py)",
+         "solutions": "the reference projector (solutions/step05.py)",
+         "naive": "the naive projector (two transactions: counts, then the checkpoint)"}
+"""What ``--impl`` names, said when the process starts."""
+
+
 def load_projector_class(impl: str) -> Any:
     """``DurableProjector`` from ``solutions``, ``exercises``, ``naive`` or a .py file path."""
     if impl == "naive":
@@ -160,9 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("database", help="a SQLite file path, or a postgresql:// DSN")
     parser.add_argument("--view", default="dashboard", help="the view to project into")
     parser.add_argument("--batch", type=int, default=1000, help="events per transaction")
-    parser.add_argument("--impl", default="solutions",
-                        help="whose projector: solutions (default), exercises (yours), naive "
-                             "(the counter-example), or a .py file")
+    parser.add_argument("--impl", default="exercises",
+                        help="whose projector: exercises (yours, the default), solutions (the "
+                             "reference), naive (the counter-example), or a .py file")
     parser.add_argument("--kill-at", default=os.environ.get(KILL_ENV, ""),
                         help="SIGKILL this process before this statement, e.g. 'INSERT "
                              "INTO checkpoints|UPDATE checkpoints#2' (the second checkpoint "
@@ -175,9 +181,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         db = open_database(args.database)
         if args.kill_at:
             kill_before(db, args.kill_at)
+        print(f"cqrs-kata project: {WHOSE.get(args.impl, args.impl)}, view {args.view!r}",
+              file=sys.stderr, flush=True)
         taken = serve(db, cls(db, args.view), args.batch, args.until_caught_up)
     except (DatabaseError, KillPointError, LoadError) as error:
         print(f"cqrs-kata project: {error}", file=sys.stderr)
+        return 2
+    except NotImplementedError as error:
+        print(f"cqrs-kata project: {error}; `--impl solutions` runs the reference instead",
+              file=sys.stderr)
         return 2
     print(f"projected {taken} events into view {args.view!r}", flush=True)
     return 0

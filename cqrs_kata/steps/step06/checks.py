@@ -559,8 +559,9 @@ def counts_and_age_come_from_one_refresh(impl: ModuleType) -> None:
             if not any(expect_same(got, a) for a in allowed):
                 fail(f"summary(db, 't1', clock at 300.0), with a refresh (at 200.0, to "
                      f"{new_counts['t1']}) committed on another connection just before its "
-                     f"statement {k} ({numbered(tap.seen)})", show(got),
-                     f"{show(allowed[0])} or {show(allowed[1])}",
+                     f"statement {k} ({numbered(tap.seen)})", f"(counts, age) = {show(got)}",
+                     f"{show(allowed[0])}: the old refresh's counts, made at 100.0, so 200.0 s "
+                     f"old; or {show(allowed[1])}: the new one's, made at 200.0, so 100.0 s old",
                      "read the counts and refreshed_at in one statement (or one transaction): "
                      "read apart, one refresh's counts get another's age")
 
