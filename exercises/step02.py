@@ -10,6 +10,7 @@ the view away and recomputes it from the truth, which is what makes the view saf
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -28,6 +29,18 @@ def whole_number(what: str, value: object, instead: str = "") -> int:
     if value < 0:
         raise ValueError(f"{what} must be 0 or more, got {value}{advice}")
     return value
+
+
+def seconds(what: str, value: object) -> float:
+    """``value`` as a float if it is a finite number of seconds (an ``int`` or ``float``, not a
+    bool); else ``TypeError`` or ``ValueError`` naming ``what``. One rule for every time read
+    from a clock in the course."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{what} must be a number of seconds, got {type(value).__name__} "
+                        f"{value!r:.40}; a clock returns a float, like time.time()")
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number of seconds, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)

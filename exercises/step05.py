@@ -35,7 +35,7 @@ from operator import itemgetter
 from typing import Any
 
 from cqrs_kata.db import EVENT_TYPE, EVENT_VERSION, Database
-from solutions.step02 import validate_name, whole_number
+from solutions.step02 import seconds, validate_name, whole_number
 from solutions.step03 import Lag
 
 Clock = Callable[[], float]
@@ -106,8 +106,10 @@ class DurableLog:
 
         Check every run *before* writing anything: ``runs`` must be a list or tuple of
         ``(tenant, status)`` pairs that ``validate_name`` accepts; anything else raises
-        ``TypeError`` or ``ValueError`` and writes nothing. An empty list writes nothing and
-        returns ``[]``.
+        ``TypeError`` or ``ValueError`` and writes nothing. Read ``self.clock()`` before writing
+        too: it must return a finite number of seconds (an int or a float, not a bool), or the
+        call raises ``TypeError`` or ``ValueError`` and writes nothing. An empty list writes
+        nothing and returns ``[]``.
         """
         raise NotImplementedError(
             "DurableLog.record_many is not written yet: step 05, task 1 "

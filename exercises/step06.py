@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from cqrs_kata.alternatives import OPTIONS, Figures
 from cqrs_kata.db import Database
-from solutions.step02 import validate_name
+from solutions.step02 import seconds, validate_name
 
 Clock = Callable[[], float]
 
@@ -121,7 +121,9 @@ def refresh_summary(db: Database, clock: Clock = time.time) -> int:
 
 def staleness(db: Database, clock: Clock = time.time) -> float:
     """Seconds since the last refresh: ``clock()`` minus the recorded ``refreshed_at``, never
-    below 0.0; ``math.inf`` when the summary was never refreshed."""
+    below 0.0; ``math.inf`` when the summary was never refreshed. ``clock()`` must return a
+    finite number of seconds (an int or a float, not a bool), even then; otherwise raise
+    TypeError or ValueError."""
     raise NotImplementedError(
         "staleness is not written yet: step 06, task 2 "
         "(`cqrs-kata hint 06 2` gives a hint)"
@@ -135,7 +137,8 @@ def summary(db: Database, tenant: str, clock: Clock = time.time) -> tuple[dict[s
     The counts and the age must belong to the same refresh, even when a refresh commits on
     another connection in the middle of the call: read both in one statement (on PostgreSQL a
     transaction is not enough: at READ COMMITTED each statement sees its own snapshot).
-    ``tenant`` must be a name ``validate_name`` accepts; otherwise raise TypeError or ValueError.
+    ``tenant`` must be a name ``validate_name`` accepts, and ``clock()`` must return a finite
+    number of seconds as for ``staleness``; otherwise raise TypeError or ValueError.
     """
     raise NotImplementedError(
         "summary is not written yet: step 06, task 2 "

@@ -32,7 +32,7 @@ from operator import itemgetter
 from typing import Any
 
 from cqrs_kata.db import EVENT_TYPE, EVENT_VERSION, Database
-from solutions.step02 import validate_name, whole_number
+from solutions.step02 import seconds, validate_name, whole_number
 from solutions.step03 import Lag
 
 Clock = Callable[[], float]
@@ -103,8 +103,10 @@ class DurableLog:
 
         Check every run *before* writing anything: ``runs`` must be a list or tuple of
         ``(tenant, status)`` pairs that ``validate_name`` accepts; anything else raises
-        ``TypeError`` or ``ValueError`` and writes nothing. An empty list writes nothing and
-        returns ``[]``.
+        ``TypeError`` or ``ValueError`` and writes nothing. Read ``self.clock()`` before writing
+        too: it must return a finite number of seconds (an int or a float, not a bool), or the
+        call raises ``TypeError`` or ``ValueError`` and writes nothing. An empty list writes
+        nothing and returns ``[]``.
         """
         # BEGIN SOLUTION
         if not isinstance(runs, list | tuple):
@@ -117,6 +119,7 @@ class DurableLog:
             checked.append((validate_name("tenant", run[0]), validate_name("status", run[1])))
         if not checked:
             return []
+        now = seconds("the clock's time", self.clock())
         positions: list[int] = []
         with self.db.transaction():
             self.db.lock_appends()
@@ -127,7 +130,7 @@ class DurableLog:
                     "INSERT INTO outbox (event_id, type, version, run_id, tenant, status, "
                     "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING position",
                     (str(uuid.uuid4()), EVENT_TYPE, EVENT_VERSION, run_id, tenant, status,
-                     self.clock())).fetchone()[0]
+                     now)).fetchone()[0]
                 positions.append(int(position))
             self.db.notify()
         return positions

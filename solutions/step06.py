@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from cqrs_kata.alternatives import OPTIONS, Figures
 from cqrs_kata.db import Database
-from solutions.step02 import validate_name
+from solutions.step02 import seconds, validate_name
 
 Clock = Callable[[], float]
 
@@ -111,12 +111,7 @@ def refresh_summary(db: Database, clock: Clock = time.time) -> int:
     the commit, so the swap should be the transaction's last, quick steps.
     """
     # BEGIN SOLUTION
-    now = clock()
-    if isinstance(now, bool) or not isinstance(now, int | float):
-        raise TypeError(f"clock() must return a number of seconds, got {type(now).__name__} "
-                        f"{now!r:.40}")
-    if not math.isfinite(now):
-        raise ValueError(f"clock() must return a finite number of seconds, got {now}")
+    now = seconds("clock()", clock())
     with db.transaction():
         db.execute("DROP TABLE IF EXISTS summary_next")
         db.execute("CREATE TABLE summary_next (tenant TEXT NOT NULL, status TEXT NOT NULL, "
@@ -135,12 +130,15 @@ def refresh_summary(db: Database, clock: Clock = time.time) -> int:
 
 def staleness(db: Database, clock: Clock = time.time) -> float:
     """Seconds since the last refresh: ``clock()`` minus the recorded ``refreshed_at``, never
-    below 0.0; ``math.inf`` when the summary was never refreshed."""
+    below 0.0; ``math.inf`` when the summary was never refreshed. ``clock()`` must return a
+    finite number of seconds (an int or a float, not a bool), even then; otherwise raise
+    TypeError or ValueError."""
     # BEGIN SOLUTION
+    now = seconds("clock()", clock())
     row = db.execute("SELECT refreshed_at FROM summary_refresh WHERE id = 1").fetchone()
     if row is None:
         return math.inf
-    return max(0.0, float(clock()) - float(row[0]))
+    return max(0.0, now - float(row[0]))
     # END SOLUTION
 
 
@@ -151,17 +149,19 @@ def summary(db: Database, tenant: str, clock: Clock = time.time) -> tuple[dict[s
     The counts and the age must belong to the same refresh, even when a refresh commits on
     another connection in the middle of the call: read both in one statement (on PostgreSQL a
     transaction is not enough: at READ COMMITTED each statement sees its own snapshot).
-    ``tenant`` must be a name ``validate_name`` accepts; otherwise raise TypeError or ValueError.
+    ``tenant`` must be a name ``validate_name`` accepts, and ``clock()`` must return a finite
+    number of seconds as for ``staleness``; otherwise raise TypeError or ValueError.
     """
     # BEGIN SOLUTION
     validate_name("tenant", tenant)
+    now = seconds("clock()", clock())
     rows = db.execute("SELECT r.refreshed_at, s.status, s.n FROM summary_refresh r "
                       "LEFT JOIN summary s ON s.tenant = ? WHERE r.id = 1 ORDER BY s.status",
                       (tenant,)).fetchall()
     if not rows:
         return {}, math.inf
     counts = {str(status): int(n) for _, status, n in rows if status is not None}
-    return counts, max(0.0, float(clock()) - float(rows[0][0]))
+    return counts, max(0.0, now - float(rows[0][0]))
     # END SOLUTION
 
 

@@ -204,6 +204,10 @@ RECORD_BAD = STEP.rule("DurableLog.record_many", "Check every run *before* writi
                        "``runs`` must be a list or tuple of ``(tenant, status)`` pairs that "
                        "``validate_name`` accepts; anything else raises ``TypeError`` or "
                        "``ValueError`` and writes nothing.")
+RECORD_CLOCK = STEP.rule("DurableLog.record_many", "Read ``self.clock()`` before writing too: it "
+                         "must return a finite number of seconds (an int or a float, not a "
+                         "bool), or the call raises ``TypeError`` or ``ValueError`` and writes "
+                         "nothing.")
 RECORD_EMPTY = STEP.rule("DurableLog.record_many", "An empty list writes nothing and returns "
                          "``[]``.")
 STEP.note("DurableProjector", "The read side: projects the outbox into one view, in the same "
@@ -354,6 +358,23 @@ def is_uuid(value: object) -> bool:
     except ValueError:
         return False
     return isinstance(value, str)
+
+
+@STEP.check(task=1, backs=(RECORD_CLOCK,))
+def a_clock_that_says_no_time_writes_nothing(impl: ModuleType) -> None:
+    """record_many() refuses a clock that returns None, text, NaN, infinity or a bool"""
+    with lab() as here:
+        db = here.new()
+        writer(impl, db).record("t1", "ok")
+        before = tables(db)
+        for value in (None, "12:00", float("nan"), float("inf"), True):
+            called = f"record_many([(t1, ok)]) with a clock that returns {show(value)}"
+            expect_raises(called, partial(impl.DurableLog(db, clock=lambda v=value: v)
+                                          .record_many, [("t1", "ok")]), (TypeError, ValueError),
+                          "an event stamped with that could never give lag() an age: refuse "
+                          "it before writing, the way a bad name is refused")
+            expect_equal(f"every table after {called}", tables(db), before,
+                         "a refused call writes nothing")
 
 
 @STEP.check(task=1, backs=(RECORD_EMPTY, RECORD_BAD))

@@ -153,6 +153,9 @@ STEP.note("refresh_summary", "Build first and swap last: on PostgreSQL, dropping
 STALE = STEP.rule("staleness", "Seconds since the last refresh: ``clock()`` minus the recorded "
                   "``refreshed_at``, never below 0.0; ``math.inf`` when the summary was never "
                   "refreshed.")
+STALE_CLOCK = STEP.rule("staleness", "``clock()`` must return a finite number of seconds (an "
+                        "int or a float, not a bool), even then; otherwise raise TypeError or "
+                        "ValueError.")
 READ = STEP.rule("summary", "``({status: runs}, age)`` for ``tenant``, read from ``summary`` "
                  "(``{}`` for a tenant it does not hold), with its age in seconds as "
                  "``staleness`` computes it.")
@@ -160,8 +163,9 @@ SAME_REFRESH = STEP.rule("summary", "The counts and the age must belong to the s
                          "even when a refresh commits on another connection in the middle of "
                          "the call: read both in one statement (on PostgreSQL a transaction is "
                          "not enough: at READ COMMITTED each statement sees its own snapshot).")
-TENANT_BAD = STEP.rule("summary", "``tenant`` must be a name ``validate_name`` accepts; "
-                       "otherwise raise TypeError or ValueError.")
+TENANT_BAD = STEP.rule("summary", "``tenant`` must be a name ``validate_name`` accepts, and "
+                       "``clock()`` must return a finite number of seconds as for "
+                       "``staleness``; otherwise raise TypeError or ValueError.")
 SIMPLEST = STEP.rule("choose", "The simplest option that serves ``workload``, from figures "
                      "measured at its size.")
 FIGURES = STEP.rule("choose", "``figures`` maps option names (``cqrs_kata.alternatives."
@@ -586,6 +590,32 @@ def a_bad_tenant_is_refused(impl: ModuleType) -> None:
         for what, tenant in BAD_TENANTS:
             expect_raises(f"summary(db, {what})", partial(impl.summary, db, tenant, Clock(2.0)),
                           (TypeError, ValueError), "validate_name('tenant', tenant) first")
+
+
+NO_TIME: list[object] = [None, "12:00", float("nan"), float("-inf"), True]
+
+
+@STEP.check(task=2, backs=(STALE_CLOCK, TENANT_BAD))
+def a_clock_that_says_no_time_is_refused(impl: ModuleType) -> None:
+    """staleness() and summary() refuse a clock that returns None, text, NaN, -inf or a bool"""
+    with lab() as here:
+        db = new_db(here)
+        expect_raises("staleness(db, clock returning None) before any refresh",
+                      partial(impl.staleness, db, lambda: None), (TypeError, ValueError),
+                      "even with no refresh to age, a clock that says no time is a bug to report")
+        with_summary(db, {"t1": {"ok": 1}}, 1.0)
+        for value in NO_TIME:
+            def bad(v: object = value) -> object:
+                return v
+
+            for called, action in [
+                    (f"staleness(db, clock returning {show(value)})",
+                     partial(impl.staleness, db, bad)),
+                    (f"summary(db, 't1', clock returning {show(value)})",
+                     partial(impl.summary, db, "t1", bad))]:
+                expect_raises(called, action, (TypeError, ValueError),
+                              "an age computed from that is no age (NaN or -inf would read as "
+                              "fresh): refuse the clock's reading, as refresh_summary does")
 
 
 # Task 3 ------------------------------------------------------------------------------------

@@ -81,9 +81,16 @@ class DurableLog:
 
         Check every run *before* writing anything: ``runs`` must be a list or tuple of
         ``(tenant, status)`` pairs that ``validate_name`` accepts; anything else raises
-        ``TypeError`` or ``ValueError`` and writes nothing. An empty list writes nothing and
-        returns ``[]``.
+        ``TypeError`` or ``ValueError`` and writes nothing. Read ``self.clock()`` before writing
+        too: it must return a finite number of seconds (an int or a float, not a bool), or the
+        call raises ``TypeError`` or ``ValueError`` and writes nothing. An empty list writes
+        nothing and returns ``[]``.
         """
+        now = self.clock()
+        if isinstance(now, bool) or not isinstance(now, (int, float)):
+            raise TypeError(f"the clock returned {now!r}, not a number of seconds")
+        if now != now or now in (float("inf"), float("-inf")):
+            raise ValueError(f"the clock returned {now!r}, not a finite number of seconds")
         if not isinstance(runs, (list, tuple)):
             raise TypeError(f"runs must be a list or tuple of (tenant, status) pairs, got "
                             f"{type(runs).__name__}; pass e.g. [('acme', 'ok')]")

@@ -134,7 +134,12 @@ def refresh_summary(db: Database, clock: Clock = time.time) -> int:
 
 def staleness(db: Database, clock: Clock = time.time) -> float:
     """Seconds since the last refresh: ``clock()`` minus the recorded ``refreshed_at``, never
-    below 0.0; ``math.inf`` when the summary was never refreshed."""
+    below 0.0; ``math.inf`` when the summary was never refreshed. ``clock()`` must return a
+    finite number of seconds (an int or a float, not a bool), even then; otherwise raise
+    TypeError or ValueError."""
+    reading = clock()
+    if isinstance(reading, bool | str) or not math.isfinite(float(reading)):
+        raise ValueError(f"clock() returned {reading!r}, not a finite number of seconds")
     row = db.execute("SELECT refreshed_at FROM summary_refresh WHERE id = 1").fetchone()
     if row is None:
         return math.inf
@@ -148,8 +153,12 @@ def summary(db: Database, tenant: str, clock: Clock = time.time) -> tuple[dict[s
     The counts and the age must belong to the same refresh, even when a refresh commits on
     another connection in the middle of the call: read both in one statement (on PostgreSQL a
     transaction is not enough: at READ COMMITTED each statement sees its own snapshot).
-    ``tenant`` must be a name ``validate_name`` accepts; otherwise raise TypeError or ValueError.
+    ``tenant`` must be a name ``validate_name`` accepts, and ``clock()`` must return a finite
+    number of seconds as for ``staleness``; otherwise raise TypeError or ValueError.
     """
+    reading = clock()
+    if isinstance(reading, bool | str) or not math.isfinite(float(reading)):
+        raise ValueError(f"clock() returned {reading!r}, not a finite number of seconds")
     validate_name("tenant", tenant)
     rows = db.execute(
         "SELECT r.refreshed_at, s.status, s.n FROM summary_refresh AS r "
