@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from cqrs_kata.db import EVENT_TYPE, EVENT_VERSION, Database
+from cqrs_kata.db import EVENT_TYPE, EVENT_VERSION, Database, a_database
 from solutions.step02 import seconds, validate_name, whole_number
 from solutions.step03 import Lag
 
@@ -87,6 +87,9 @@ class DurableLog:
     db: Database
     clock: Clock = time.time
 
+    def __post_init__(self) -> None:
+        a_database(self.db)  # a sqlite3 connection or a path is refused here, in one sentence
+
     def record(self, tenant: str, status: str) -> int:
         """Record one run and its event in one transaction; return the event's position."""
         return self.record_many([(tenant, status)])[0]
@@ -133,6 +136,7 @@ class DurableProjector:
         # A view is a name like a tenant's: a number or a blank one would be stored (SQLite) or
         # fail deep inside a batch (PostgreSQL), instead of being refused here.
         validate_name("view", self.view)
+        a_database(self.db)
 
     def checkpoint(self) -> int:
         """Position of the last event the view has taken (0 for none)."""

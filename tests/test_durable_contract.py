@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import subprocess
 import threading
 import time
@@ -515,6 +516,17 @@ BAD_INPUT: dict[str, tuple[Callable[[DurableLog, DurableProjector], object], typ
     "view not a str": (lambda log, p: DurableProjector(log.db, 7),  # type: ignore[arg-type]
                        TypeError, "pass the view as text"),
     "blank view": (lambda log, p: DurableProjector(log.db, " "), ValueError, "view's name"),
+    "a sqlite3 connection as the database": (
+        lambda log, p: DurableLog(sqlite3.connect(":memory:")).record("t", "ok"),  # type: ignore[arg-type]
+        TypeError, "pass open_database(path)"),
+    "a path as the database": (lambda log, p: DurableProjector("kata.db"),  # type: ignore[arg-type]
+                               TypeError, "pass open_database(path)"),
+    "a clock that returns NaN": (
+        lambda log, p: DurableLog(log.db, clock=lambda: float("nan")).record("t", "ok"),
+        ValueError, "finite number of seconds"),
+    "a clock that returns None": (
+        lambda log, p: DurableLog(log.db, clock=lambda: None).record("t", "ok"),  # type: ignore[arg-type, return-value]
+        TypeError, "a clock returns a float"),
     "nested transaction": (lambda log, p: _nested(log.db), DatabaseError,
                            "put everything in the outer one"),
     "malformed kill point": (lambda log, p: kill_point("COMMIT#0"), KillPointError,
@@ -523,16 +535,17 @@ BAD_INPUT: dict[str, tuple[Callable[[DurableLog, DurableProjector], object], typ
 """Each kind of bad input: what is done, the error it must raise, and a piece of its message
 that says what to do instead. Every one leaves all five tables exactly as they were.
 
-The kinds (27 here, on both databases; 8 more about the database file and server below):
-tenant not a str, status None, empty tenant, blank status (Unicode space), over-long tenant,
-NUL in a name, newline in a name, lone surrogate, runs not a list (an iterator), runs a str,
-one (tenant, status) pair not wrapped in a list, a triple, a bad last run among good ones,
-limit 0, negative limit, limit True, limit a float, limit a str, limit above MAX_BATCH,
-every 0, negative every, every a float, on_progress not callable, view not a str, blank view,
-a nested transaction, a malformed kill point; and below: a missing folder, a directory in
-place of the file, a corrupt file (random bytes), a read-only file, a full database on record
-and on project_batch (SQLite's max_page_count), a read-only PostgreSQL transaction, a
-PostgreSQL server that is not there. SQL text as a name is no error: it is stored verbatim.
+The kinds (31 here, on both databases; 8 more about the database file and server below): a
+sqlite3 connection or a path as the database, a clock returning NaN or None, tenant not a str,
+status None, empty tenant, blank status (Unicode space), over-long tenant, NUL in a name,
+newline in a name, lone surrogate, runs not a list (an iterator), runs a str, one (tenant,
+status) pair not wrapped in a list, a triple, a bad last run among good ones, limit 0, negative
+limit, limit True, limit a float, limit a str, limit above MAX_BATCH, every 0, negative every,
+every a float, on_progress not callable, view not a str, blank view, a nested transaction, a
+malformed kill point; and below: a missing folder, a directory in place of the file, a corrupt
+file (random bytes), a read-only file, a full database on record and on project_batch (SQLite's
+max_page_count), a read-only PostgreSQL transaction, a PostgreSQL server that is not there. SQL
+text as a name is no error: it is stored verbatim.
 """
 
 

@@ -18,6 +18,7 @@ from cqrs_kata.db.handle import (
     PostgresDatabase,
     Rows,
     SQLiteDatabase,
+    a_database,
     open_database,
     postgres_sql,
     truth,
@@ -27,5 +28,5 @@ from cqrs_kata.db.handle import (
 __all__ = [
     "BUSY_SECONDS", "EVENT_TYPE", "EVENT_VERSION", "NOTIFY_CHANNEL", "POSTGRES_SCHEMA",
     "SCHEMA_LOCK", "SQLITE_SCHEMA", "Database", "DatabaseError", "PostgresDatabase", "Rows",
-    "SQLiteDatabase", "open_database", "postgres_sql", "truth", "view_counts",
+    "SQLiteDatabase", "a_database", "open_database", "postgres_sql", "truth", "view_counts",
 ]

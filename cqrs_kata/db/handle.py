@@ -368,6 +368,16 @@ def open_database(where: str | Path) -> Database:
     return SQLiteDatabase(text)
 
 
+def a_database(db: object) -> Database:
+    """``db`` if it is a :class:`Database`; else a ``TypeError`` that says how to get one (a
+    ``sqlite3`` connection or a path would otherwise fail deep inside the first call)."""
+    if not isinstance(db, Database):
+        raise TypeError(f"the database must be a cqrs_kata.db Database, got "
+                        f"{type(db).__name__} {db!r:.60}; pass open_database(path) (a SQLite "
+                        "file) or open_database(dsn) (PostgreSQL)")
+    return db
+
+
 def truth(db: Database) -> dict[str, dict[str, int]]:
     """Runs per tenant and status, straight from the write model (``GROUP BY`` over ``runs``)."""
     rows = db.execute("SELECT tenant, status, COUNT(*) FROM runs GROUP BY tenant, status "
