@@ -165,6 +165,10 @@ def test_project_runs_the_learners_projector_unless_told_and_says_whose(
     assert "your projector (exercises/step05.py), view 'dashboard'" in err
     assert "DurableProjector.project_batch is not written yet: step 05, task 2" in err
     assert "`--impl solutions` runs the reference instead" in err
+    code, _, err = run(capsys, "project", str(tmp_path / "typo.db"), "--impl", "solutions")
+    assert code == 2 and "there is no database at" in err and not (tmp_path / "typo.db").exists()
+    code, _, err = run(capsys, "project", where, "--impl", "sollutions")
+    assert code == 2 and "--impl takes exercises (yours), solutions, naive or" in err
     code, out, err = run(capsys, "project", where, "--until-caught-up", "--impl", "solutions")
     assert (code, out.strip()) == (0, "projected 3 events into view 'dashboard'"), err
     assert "the reference projector (solutions/step05.py)" in err
@@ -173,12 +177,15 @@ def test_project_runs_the_learners_projector_unless_told_and_says_whose(
 def test_solution_waits_for_a_pass_then_shows_the_reference_beside_yours(
         course: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "solution", "02")
-    assert code == 0
+    assert code == 1
     assert out.startswith("Step 02 does not pass yet (0 of 5 tasks): the reference is shown "
                           "once it does. `cqrs-kata hint 02` helps with task 1")
     assert "def " not in out  # nothing of the reference before a pass
     edit(course, "02", "self.data.append(r)", "self.data += [r]")  # passes, written differently
+    exercise = course / "exercises" / "step02.py"
+    exercise.write_text("# Step 02 exercise: the stub's header\n" + exercise.read_text())
     code, out, _ = run(capsys, "solution", "02")
+    assert "Step 02 exercise" not in out  # the stub's header is no difference worth showing
     assert code == 0 and out.startswith("Step 02 passes. The reference beside your code")
     assert "-        self.data += [r]" in out and "+        self.data.append(r)" in out
     assert "# BEGIN SOLUTION" not in out

@@ -38,7 +38,7 @@ def solution(course: Path, step: str) -> str:
 
 def test_catchup_fills_failing_steps_and_keeps_passing_ones(
         course: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (course / "exercises" / "step00.py").write_text(solution(course, "00"))  # passes: keep
+    (course / "exercises" / "step00.py").write_text(solution(course, "00") + MINE)  # passes
     (course / "exercises" / "step02.py").write_text(MINE)  # fails: save, then replace
     code, out, _ = run(capsys, "catchup", "04")
     assert code == 0
@@ -53,7 +53,9 @@ def test_catchup_fills_failing_steps_and_keeps_passing_ones(
     assert "# BEGIN SOLUTION" not in caught_up and "# END SOLUTION" not in caught_up
     assert run(capsys, "check", "02")[0] == 0
     _, again, _ = run(capsys, "catchup", "04")
-    assert "already as wanted" not in again and again.count("passes every check; kept") == 4
+    assert "already as wanted" not in again and again.count("; kept") == 4
+    assert again.count("the reference's code passes; kept") == 3  # catchup's, not the learner's
+    assert "exercises/step00.py: your version passes every check; kept" in again
     assert len(saved(course)) == 1
 
 
@@ -205,3 +207,18 @@ def test_stub_rebuild_saves_a_changed_exercise_first(
                      r"exercises/.saved/step02\.before-build-stubs\.", out)
     assert [p.read_text() for p in saved(course)] == [MINE]
     assert exercise.read_text() == stub_for(get_step("02"))
+
+
+def test_files_the_kata_writes_keep_the_usual_mode(
+        course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Written through a temporary file, they came out readable by their owner only (0600).
+    exercise = course / "exercises" / "step02.py"
+    exercise.write_text(MINE)
+    exercise.chmod(0o644)
+    old = os.umask(0o022)
+    try:
+        run(capsys, "catchup", "03")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(exercise.stat().st_mode) == 0o644
+    assert [stat.S_IMODE(p.stat().st_mode) for p in saved(course)] == [0o644]

@@ -118,11 +118,23 @@ def _write_aside(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
+        # mkstemp makes the file readable by its owner only: give it the mode the file it
+        # replaces had, or what the umask gives a new file.
+        os.chmod(temporary, _mode_of(path))
         os.replace(temporary, path)
     except BaseException:
         with suppress(OSError):
             Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _mode_of(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def save_aside(path: Path, reason: str, data: bytes) -> Path:

@@ -19,6 +19,7 @@ from cqrs_kata.db.handle import (
     Rows,
     SQLiteDatabase,
     a_database,
+    is_dsn,
     open_database,
     postgres_sql,
     truth,
@@ -28,5 +29,6 @@ from cqrs_kata.db.handle import (
 __all__ = [
     "BUSY_SECONDS", "EVENT_TYPE", "EVENT_VERSION", "NOTIFY_CHANNEL", "POSTGRES_SCHEMA",
     "SCHEMA_LOCK", "SQLITE_SCHEMA", "Database", "DatabaseError", "PostgresDatabase", "Rows",
-    "SQLiteDatabase", "a_database", "open_database", "postgres_sql", "truth", "view_counts",
+    "SQLiteDatabase", "a_database", "is_dsn", "open_database", "postgres_sql", "truth",
+    "view_counts",
 ]

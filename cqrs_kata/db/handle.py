@@ -363,9 +363,13 @@ class PostgresDatabase(Database):
 def open_database(where: str | Path) -> Database:
     """A ``postgresql://`` DSN opens PostgreSQL; anything else is a SQLite file path."""
     text = str(where)
-    if text.startswith(("postgresql://", "postgres://")) or "dbname=" in text:
-        return PostgresDatabase(text)
-    return SQLiteDatabase(text)
+    return PostgresDatabase(text) if is_dsn(text) else SQLiteDatabase(text)
+
+
+def is_dsn(where: str | Path) -> bool:
+    """Whether ``where`` names a PostgreSQL database (a DSN) rather than a SQLite file."""
+    text = str(where)
+    return text.startswith(("postgresql://", "postgres://")) or "dbname=" in text
 
 
 def a_database(db: object) -> Database:

@@ -191,7 +191,11 @@ def catchup(step: str | int) -> Report:
     earlier = [s for s in all_steps() if s.number < target.number]
     for s in earlier:
         if run_step(s).ok:
-            lines.append(f"  exercises/{s.module}.py: your version passes every check; kept")
+            text = files.read(module_path(s, "exercises")) or b""
+            whose = ("the reference's code passes"
+                     if is_reference(s, text.decode("utf-8", "replace"))
+                     else "your version passes every check")
+            lines.append(f"  exercises/{s.module}.py: {whose}; kept")
             continue
         lines.append("  " + _replace(s, reference_for(s), f"catchup-{target.number}"))
     if not earlier:
@@ -233,12 +237,22 @@ def solution(step: str | int) -> Report:
                  "does not pass" if first is not None else
                  f"`cqrs-kata check {chosen.number}` says what is wrong")
         tasks = len(chosen.tasks)
-        return text_report(f"Step {chosen.number} does not pass yet ({done} of {tasks} "
-                           f"task{'s' if tasks != 1 else ''}): the reference is shown once it "
-                           f"does. {nudge}.")
+        said = (f"Step {chosen.number} does not pass yet ({done} of {tasks} "
+                f"task{'s' if tasks != 1 else ''}): the reference is shown once it does. "
+                f"{nudge}.")
+        return Report(said, text_report(said).html, ok=False)
     yours = files.read(module_path(chosen, "exercises")) or b""
-    return diff_report(chosen, without_markers(yours.decode("utf-8", "replace")),
-                       reference_for(chosen))
+    return diff_report(chosen, without_stub_header(without_markers(
+        yours.decode("utf-8", "replace"))), reference_for(chosen))
+
+
+def without_stub_header(text: str) -> str:
+    """``text`` without the comment lines a generated stub starts with (``# Step 02 exercise:
+    ...``), which the reference does not have: a diff should show code, not that."""
+    lines = text.splitlines(keepends=True)
+    while lines and lines[0].startswith("#") and not lines[0].startswith("#!"):
+        lines.pop(0)
+    return "".join(lines)
 
 
 def watch(step: str | int | None = None, interval: float = 0.3,
@@ -263,8 +277,10 @@ def watch(step: str | int | None = None, interval: float = 0.3,
                 report = (step_report(run_step(chosen)) if now is not None else text_report(
                     f"{display_path(path)} is missing; `cqrs-kata reset {chosen.number}` "
                     "brings back the stub"))
-                print(f"{clear}watching {display_path(path)}: every save checks it again "
-                      f"(Ctrl-C leaves)\n\n{report}", flush=True)
+                rule = "" if clear else "\n" + "-" * 72 + "\n"
+                print(f"{clear}{rule}watching {display_path(path)}: every save checks it again "
+                      f"(Ctrl-C leaves); checked at {time.strftime('%H:%M:%S')}\n\n{report}",
+                      flush=True)
             time.sleep(interval)
     except KeyboardInterrupt:
         print("\nstopped watching; nothing was changed.", flush=True)

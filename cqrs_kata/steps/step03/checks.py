@@ -620,11 +620,13 @@ def wait_for_wakes_up_when_a_projector_drains(impl: ModuleType) -> None:
     svc = service(impl)
     backlog(impl, svc, TENANTS_AND_STATUSES[:3])
     errors: list[BaseException] = []
+    drained = threading.Event()
 
     def projector() -> None:
         time.sleep(0.1)
         try:
             svc.drain()
+            drained.set()
         except BaseException as error:  # reported below, in the check's own thread
             errors.append(error)
 
@@ -633,8 +635,12 @@ def wait_for_wakes_up_when_a_projector_drains(impl: ModuleType) -> None:
     try:
         _, took = _timed(partial(svc.wait_for, 3, 5.0))
     except impl.NotCaughtUp as error:
+        blocked = not drained.is_set() and not errors
         fail("wait_for(3, timeout=5.0) while another thread drains after 0.1 s",
              f"NotCaughtUp: {error}", "it to return once the drain applied position 3",
+             "the drain could not even start: wait_for held self._changed the whole time it "
+             "waited. Wait with self._changed.wait_for(...) (or wait()), which lets go of the "
+             "lock while waiting, never with time.sleep under the lock" if blocked else
              "drain() must notify the condition (notify_all) when applied moves"
              + (f"; the drain itself raised {errors[0]!r}" if errors else ""))
     thread.join(5.0)
@@ -673,7 +679,7 @@ def wait_for_keeps_waiting_until_its_position(impl: ModuleType) -> None:
             happened = (f"it raised {type(outcome[0]).__name__}: {outcome[0]}"
                         if outcome and isinstance(outcome[0], BaseException) else "it returned")
             fail("wait_for(3, timeout=5.0) in another thread, while drain(1) applies one "
-                 "position at a time", f"{happened} with applied == {svc.applied}",
+                 "position at a time", f"{happened}; afterwards applied == {svc.applied}",
                  "it to keep waiting until position 3 is applied",
                  "a wake-up only says that something changed: check the position again and "
                  "wait again while it is not applied (Condition.wait_for(predicate, timeout) "

@@ -24,7 +24,8 @@ from types import FrameType, ModuleType
 from typing import Any
 
 from cqrs_kata.course.loading import LoadError, load_module
-from cqrs_kata.db import Database, DatabaseError, PostgresDatabase, open_database
+from cqrs_kata.course.paths import CourseNotFound
+from cqrs_kata.db import Database, DatabaseError, PostgresDatabase, is_dsn, open_database
 
 PROJECTOR = "cqrs_kata.steps.step05.projector_process"
 """This module's name: ``python -m`` it to run a projector in a process of its own (what
@@ -91,8 +92,11 @@ def load_projector_class(impl: str) -> Any:
         from cqrs_kata.course.paths import course_root
 
         path = course_root() / impl / "step05.py"
-    else:
+    elif impl.endswith(".py"):
         path = Path(impl)
+    else:
+        raise LoadError(f"--impl takes exercises (yours), solutions, naive or the path of a .py "
+                        f"file; got {impl!r}")
 
     module = load_module(path)
     return module.DurableProjector
@@ -178,13 +182,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         cls = load_projector_class(args.impl)
+        if not is_dsn(args.database) and not Path(args.database).exists():
+            raise LoadError(f"there is no database at {args.database}: a projector projects "
+                            "what is there, so record runs first (DurableLog), or check the path")
         db = open_database(args.database)
         if args.kill_at:
             kill_before(db, args.kill_at)
         print(f"cqrs-kata project: {WHOSE.get(args.impl, args.impl)}, view {args.view!r}",
               file=sys.stderr, flush=True)
         taken = serve(db, cls(db, args.view), args.batch, args.until_caught_up)
-    except (DatabaseError, KillPointError, LoadError) as error:
+    except (DatabaseError, KillPointError, LoadError, CourseNotFound) as error:
         print(f"cqrs-kata project: {error}", file=sys.stderr)
         return 2
     except NotImplementedError as error:
