@@ -269,7 +269,8 @@ def watch(step: str | int | None = None, interval: float = 0.3,
         while rounds is None or looked < rounds:
             looked += 1
             try:
-                now: object = (path.stat().st_mtime_ns, path.stat().st_size)
+                found = path.stat()
+                now: object = (found.st_mtime_ns, found.st_size)
             except OSError:
                 now = None
             if now != seen:
