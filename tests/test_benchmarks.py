@@ -56,3 +56,8 @@ def test_step06_alternatives_benchmark_runs(pg_dsn: str) -> None:
     for figure in ("faster than GROUP BY with no index", "the index makes GROUP BY",
                    "a matview read takes", "REFRESH CONCURRENTLY", "a write takes"):
         assert figure in out, out
+
+
+def test_check_backends_benchmark_runs(pg_dsn: str) -> None:
+    out = run("check_backends.py", "1")
+    assert "both, warm" in out and "\n05 " in out and "\n06 " in out, out

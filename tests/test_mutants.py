@@ -66,21 +66,10 @@ NOT_CAUGHT_YET: dict[str, str] = {
         "reader in between sees the old summary and row, so every single-refresh check passes. "
         "Two refreshes that overlap pair one's summary_next with the other's time and count "
         "('never ... a summary with another refresh's time'); no check runs two at once",
-    "step06/m06_refresh_summary_drops_summary_before_building":
-        "'Build first and swap last': dropping summary before the build only shows on "
-        "PostgreSQL, where readers then wait for the whole build; step 06's checks run the "
-        "learner's code on SQLite only, even with CQRS_KATA_PG_DSN set",
-    "step06/m14_refresh_summary_counts_the_runs_before_the_transaction":
-        "'(clock's reading, runs counted)' and the return value are a COUNT(*) of runs taken "
-        "before the transaction; no check commits a run between that count and the build, so "
-        "the count never differs from what the summary holds",
     "step06/m17_refresh_summary_creates_summary_next_as_select":
         "CREATE TABLE summary_next AS SELECT ... leaves summary without its PRIMARY KEY "
         "(tenant, status) and NOT NULLs after the first refresh; the checks read the rows, not "
         "the table's shape (the docstring never says in words that the key must survive)",
-    "step06/m21_refresh_summary_inserts_or_replaces_the_refresh_row":
-        "INSERT OR REPLACE is SQLite-only SQL (a syntax error on PostgreSQL, which the module "
-        "docstring promises); step 06's checks run the learner's code on SQLite only",
 }
 
 CAUGHT_BY_ANOTHER_TASK: dict[str, str] = {

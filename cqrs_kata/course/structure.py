@@ -66,6 +66,9 @@ class Check:
     needs: tuple[Need, ...] = ()
     """What the check itself uses beyond plain Python (threads, processes, ...): where one is
     missing (a browser kernel) the check is reported as running only in a local install."""
+    backends: tuple[str, ...] = ()
+    """The databases it runs the learner's SQL on, one after the other (``cqrs_kata.db.backends``);
+    empty for a check without a database."""
 
     @property
     def description(self) -> str:
@@ -90,6 +93,8 @@ class Step:
     checks: list[Check] = field(default_factory=list)
     clauses: list[Clause] = field(default_factory=list)
     """The exercise's contract, sentence by sentence (see :class:`Clause`)."""
+    backends: tuple[str, ...] = ()
+    """The databases its checks run the learner's SQL on, unless a check says otherwise."""
 
     @property
     def module(self) -> str:
@@ -113,10 +118,12 @@ class Step:
         """Register docstring sentences of ``where`` that explain and promise nothing testable."""
         self.clauses.extend(Clause(where, text, rule=False) for text in texts)
 
-    def check(self, task: int, backs: tuple[Clause, ...] = (), needs: tuple[Need, ...] = ()
+    def check(self, task: int, backs: tuple[Clause, ...] = (), needs: tuple[Need, ...] = (),
+              backends: tuple[str, ...] | None = None
               ) -> Callable[[CheckFunction], CheckFunction]:
         """Decorator: register a check function under one of this step's tasks, with the rules
-        of the contract it tests and what it needs beyond plain Python (``("threads",)``)."""
+        of the contract it tests, what it needs beyond plain Python (``("threads",)``) and the
+        databases it runs on (the step's unless given)."""
         self.task(task)  # fail at import time on a typo, not when a learner runs it
         unknown = [c for c in backs if c not in self.clauses or not c.rule]
         if unknown:
@@ -125,7 +132,7 @@ class Step:
 
         def register(function: CheckFunction) -> CheckFunction:
             self.checks.append(Check(self.number, task, function.__name__, function, backs,
-                                     wanted))
+                                     wanted, self.backends if backends is None else backends))
             return function
 
         return register

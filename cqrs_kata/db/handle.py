@@ -12,6 +12,7 @@ second projector cutting in), without knowing how the code under test is written
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -143,7 +144,7 @@ class Database:
         try:
             return self._execute(sql, tuple(params))
         except self._errors as error:
-            raise explained(error, sql) from error
+            raise explained(error, sql, self.dialect) from error
 
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         """Run one statement once per row of parameters."""
@@ -152,7 +153,7 @@ class Database:
         try:
             self._executemany(sql, [tuple(r) for r in rows])
         except self._errors as error:
-            raise explained(error, sql) from error
+            raise explained(error, sql, self.dialect) from error
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -264,15 +265,52 @@ ADVICE = (
 )
 
 
-def explained(error: Exception, sql: str) -> DatabaseError:
+SQLITE_ONLY = (
+    (re.compile(r"\binsert\s+or\s+replace\b|^\s*replace\s+into\b", re.I | re.M),
+     "INSERT OR REPLACE (REPLACE INTO) is SQLite's; write INSERT ... ON CONFLICT (key columns) "
+     "DO UPDATE SET col = excluded.col, which both databases run"),
+    (re.compile(r"\binsert\s+or\s+ignore\b", re.I),
+     "INSERT OR IGNORE is SQLite's; write INSERT ... ON CONFLICT (key columns) DO NOTHING, "
+     "which both databases run"),
+    (re.compile(r"\binsert\s+or\s+(abort|fail|rollback)\b", re.I),
+     "INSERT OR ABORT/FAIL/ROLLBACK is SQLite's; write a plain INSERT (an error rolls the "
+     "transaction back) or INSERT ... ON CONFLICT"),
+    (re.compile(r"\bifnull\s*\(", re.I),
+     "IFNULL() is SQLite's; write COALESCE(), which both databases run"),
+    (re.compile(r"\bgroup_concat\s*\(", re.I),
+     "GROUP_CONCAT() is SQLite's; PostgreSQL's is string_agg(x, ','): better, return the "
+     "rows and join them in Python"),
+    (re.compile(r"^\s*pragma\b", re.I),
+     "PRAGMA is SQLite's; PostgreSQL has none: leave it out"),
+    (re.compile(r"\b(datetime|strftime|julianday)\s*\(", re.I),
+     "datetime(), strftime() and julianday() are SQLite's; pass the time in as a ? "
+     "parameter from the clock you were given"),
+)
+"""SQL only SQLite runs, and the form both databases run: named when PostgreSQL refuses it."""
+
+ADVICE_POSTGRES = (
+    ("is ambiguous", "in ON CONFLICT ... DO UPDATE, name the column with its table: counts.n "
+     "is the row already there, excluded.n the one you tried to insert (SQLite guesses; "
+     "PostgreSQL does not)"),
+    ("must appear in the group by", "SQLite lets a SELECT with GROUP BY or an aggregate name "
+     "any other column; PostgreSQL needs each one in the GROUP BY or inside an aggregate "
+     "(MIN, MAX, COUNT): read that column in a statement of its own, or aggregate it"),
+    ("lock timeout", "another connection held a lock this statement needed for too long: is "
+     "a transaction left open somewhere? Close it, or try again"),
+)
+
+
+def explained(error: Exception, sql: str, dialect: str = "sqlite") -> DatabaseError:
     """``error`` from the driver, as a DatabaseError that says what to do.
 
     Whatever the statement was part of is rolled back by ``transaction()``: nothing is half
     written.
     """
     said = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    advice = next((a for key, a in ADVICE if key in said.lower()),
-                  "read the database's message; the transaction it was in was rolled back")
+    portable = (a for pattern, a in SQLITE_ONLY if dialect != "sqlite" and pattern.search(sql))
+    advice = next(portable, None) or next(
+        (a for key, a in (*ADVICE, *ADVICE_POSTGRES) if key in said.lower()),
+        "read the database's message; the transaction it was in was rolled back")
     statement = " ".join(sql.split())
     return DatabaseError(f"{statement[:80]!r} failed: {said}. {advice[0].upper()}{advice[1:]}.")
 

@@ -116,6 +116,8 @@ class Ran:
     outcome: Outcome
     message: str = ""
     output: str = ""
+    backends: tuple[str, ...] = ()
+    """The databases it ran on, in order (empty: none, or it never finished)."""
 
 
 @dataclass
@@ -421,7 +423,8 @@ def _consume(events: Iterable[dict[str, Any]], run: StepRun) -> _Progress:
             text = "".join(at.output)
             run.outcomes[int(event["check"])] = Ran(
                 cast(Outcome, event["outcome"]), str(event["message"]),
-                _excerpt(text, int(event.get("printed", len(text)))))
+                _excerpt(text, int(event.get("printed", len(text)))),
+                tuple(str(b) for b in event.get("ran", ())))
             at.current, at.output = None, []
     return at
 
@@ -441,13 +444,19 @@ def _ordered(step: Step, leave_out: Collection[int] = ()) -> list[int]:
             if c.task == task.number and i not in leave_out]
 
 
-def run_checks(step: Step, path: Path, leave_out: Collection[int] = ()) -> StepRun:
+def run_checks(step: Step, path: Path, leave_out: Collection[int] = (),
+               backends: tuple[str, ...] = ("sqlite",), postgres: str | None = None
+               ) -> StepRun:
     """Run every check of ``step`` (but those indexed in ``leave_out``) against the file at
-    ``path``; never raises for its code."""
+    ``path``, checks with a database on each of ``backends`` (PostgreSQL's checks database:
+    ``postgres``); never raises for its code."""
     if not processes_available():
         return _run_in_process(step, path, leave_out)
     run = StepRun()
     limit = limits()
+    if step.backends:  # each check with a database runs once per backend: so much more time
+        times = max(1, len(set(backends) & set(step.backends)))
+        limit = Limits(limit.check, limit.imports, limit.step * times)
     pending = _ordered(step, leave_out)
     started = time.monotonic()
     while pending:
@@ -456,7 +465,7 @@ def run_checks(step: Step, path: Path, leave_out: Collection[int] = ()) -> StepR
             break
         job = {"step": step.number, "path": str(path), "checks": pending,
                "check_seconds": limit.check, "import_seconds": limit.imports,
-               "budget_seconds": budget}
+               "budget_seconds": budget, "backends": list(backends), "postgres": postgres}
         child = _spawn(job, budget)
         at = _consume(child.events, run)
         if run.load_error is not None:

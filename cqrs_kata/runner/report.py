@@ -139,6 +139,21 @@ def _time_limit_note(results: list[StepResult]) -> str | None:
     return NO_TIME_LIMIT
 
 
+def _backend_note(result: StepResult) -> str | None:
+    """Which databases ran the learner's SQL, and why one the step uses did not, if so."""
+    ran = {b for t in result.tasks for r in t.results if r.outcome != "todo" for b in r.backends}
+    if not ran:
+        return None
+    if "postgresql" in ran:
+        return ("Your SQL ran on SQLite and PostgreSQL: each check on PostgreSQL once it "
+                "passed on SQLite.")
+    if result.backends_missing:
+        return (f"Your SQL ran on SQLite only. Not on PostgreSQL: "
+                f"{result.backends_missing.rstrip('.')}. It must run there too; "
+                "`cqrs-kata doctor` says how to get a server.")
+    return "Your SQL ran on SQLite; each check runs on PostgreSQL too once it passes there."
+
+
 def _task_count(task: TaskResult) -> str:
     state = task.state
     if state == "local only":
@@ -201,7 +216,8 @@ def step_report(result: StepResult) -> Report:
             f"<b>task {task.task.number}</b> {_prose(task.task.title)} "
             f"<span style='color:{COLOUR[state]}'>({_esc(count)})</span>{detail_html}</li>"
         )
-    notes = [n for n in (_local_note([result]), _time_limit_note([result])) if n]
+    notes = [n for n in (_backend_note(result), _local_note([result]),
+                         _time_limit_note([result])) if n]
     footer = _next_step_line(result)
     lines += [footer, *notes]
     body = (f"<div><b>{_esc(head)}</b><ul style='padding-left:0.5em'>{''.join(rows)}</ul>"

@@ -16,7 +16,8 @@ from cqrs_kata import platform
 from cqrs_kata.course.loading import LoadError, load_module
 from cqrs_kata.course.paths import course_root, display_path
 from cqrs_kata.course.structure import Check, Step, Task
-from cqrs_kata.runner.isolation import Outcome, processes_available, run_checks
+from cqrs_kata.db import backends
+from cqrs_kata.runner.isolation import Outcome, SettingError, processes_available, run_checks
 
 __all__ = [
     "CheckResult",
@@ -43,6 +44,9 @@ class CheckResult:
     message: str = ""
     output: str = ""
     """The start of what the learner's code printed during the check."""
+    backends: tuple[str, ...] = ()
+    """The databases it ran the learner's SQL on, in order (a failing check stops at the
+    first that fails)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,10 @@ class StepResult:
     time_limit: bool = True
     """The checks ran in a process of their own with a deadline; False in a browser kernel,
     where they run in the kernel itself and nothing could stop an endless loop."""
+    backends: tuple[str, ...] = ()
+    """The databases this step's checks run the learner's SQL on here (empty: no SQL)."""
+    backends_missing: str | None = None
+    """Why a database the step's checks use could not be had here (PostgreSQL), if so."""
 
     @property
     def ok(self) -> bool:
@@ -127,13 +135,33 @@ def run_step(step: Step, target: Target | Path = "exercises",
              if (why := platform.reason(c.needs)) is not None}
     unwanted = {i for i, c in enumerate(step.checks) if c.task not in numbers}
     timed = processes_available()
-    run = run_checks(step, path, leave_out=local.keys() | unwanted)
+    here, postgres, missing = databases_for(step) if timed else (("sqlite",), None, None)
+    if not timed and "postgresql" in step.backends:
+        missing = platform.local_only(("postgresql",))
+    run = run_checks(step, path, leave_out=local.keys() | unwanted, backends=here,
+                     postgres=postgres)
     if run.load_error is not None:
         return StepResult(step, path, (), run.load_error, timed)
     results = [CheckResult(c, "local", local[i]) if i in local else
                CheckResult(c, run.outcomes[i].outcome, run.outcomes[i].message,
-                           run.outcomes[i].output)
+                           run.outcomes[i].output, run.outcomes[i].backends)
                for i, c in enumerate(step.checks) if i not in unwanted]
     tasks_run = tuple(TaskResult(task, tuple(r for r in results if r.check.task == task.number))
                       for task in wanted)
-    return StepResult(step, path, tasks_run, time_limit=timed)
+    used = tuple(b for b in here if b in step.backends)
+    return StepResult(step, path, tasks_run, time_limit=timed, backends=used,
+                      backends_missing=missing)
+
+
+def databases_for(step: Step) -> tuple[tuple[str, ...], str | None, str | None]:
+    """The backends ``step``'s checks run on here, PostgreSQL's checks database (a warm
+    server, started once per process) and why PostgreSQL is left out, if it is."""
+    if "postgresql" not in step.backends:
+        return ("sqlite",), None, None
+    try:
+        wanted = backends.wanted()
+    except backends.SettingError as error:
+        raise SettingError(str(error)) from None
+    dsn, why = backends.postgres_for_checks()
+    here = tuple(b for b in wanted if b != "postgresql" or dsn is not None)
+    return here or ("sqlite",), dsn, why

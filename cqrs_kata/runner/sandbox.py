@@ -45,6 +45,7 @@ from cqrs_kata.course.loading import (
 )
 from cqrs_kata.course.paths import display_path
 from cqrs_kata.course.structure import Check, get_step
+from cqrs_kata.db import backends
 
 Event = dict[str, Any]
 Send = Callable[[Event], None]
@@ -307,6 +308,23 @@ def outcome_of(check: Check, impl: ModuleType, path: Path) -> tuple[str, str]:
     return "pass", ""
 
 
+def outcome_on(check: Check, impl: ModuleType, path: Path, here: tuple[str, ...]
+               ) -> tuple[str, str, list[str]]:
+    """Run one check on each of its backends that ``here`` offers, in order, up to the first
+    that does not pass; return its outcome, its message and the backends it ran on."""
+    wanted = [b for b in check.backends if b in here]
+    if not wanted:
+        return (*outcome_of(check, impl, path), [])
+    for n, backend in enumerate(wanted, start=1):
+        with backends.using(backend):  # type: ignore[arg-type]
+            outcome, message = outcome_of(check, impl, path)
+        if outcome != "pass":
+            if backend != "sqlite":
+                message = f"on {backends.LABELS[backend]}: {message}"
+            return outcome, message, wanted[:n]
+    return "pass", "", wanted
+
+
 def _judged(error: BaseException, path: Path) -> tuple[str, str]:
     if isinstance(error, CheckFailed):
         return "wrong", message_of(error)
@@ -328,6 +346,7 @@ def execute(job: dict[str, Any], send: Send, dump: TextIO | None = None) -> None
     """
     step = get_step(job["step"])
     checks = [(index, step.checks[index]) for index in job["checks"]]
+    here = tuple(job.get("backends", ("sqlite",)))
     path = Path(job["path"])
     started = _monotonic()
     budget = float(job.get("budget_seconds", 0)) or None
@@ -380,14 +399,14 @@ def execute(job: dict[str, Any], send: Send, dump: TextIO | None = None) -> None
             sys.stdout = sys.stderr = capture
             report({"e": "start", "check": index, "seconds": seconds})
             with deadline(seconds, dump):
-                outcome, message = outcome_of(check, impl, path)
+                outcome, message, ran = outcome_on(check, impl, path, here)
                 forked_copy_ends()
                 changed = guard.changes()
                 if changed:
                     outcome, message = "error", tampering(changed)
                 sys.stdout = sys.stderr = capture
                 report({"e": "done", "check": index, "outcome": outcome, "message": message,
-                        "printed": capture.total})
+                        "printed": capture.total, "ran": ran})
         report({"e": "finished"})
     finally:
         sys.stdout, sys.stderr = saved_streams
@@ -504,6 +523,8 @@ def main() -> None:
             except (OSError, ValueError):
                 _exit(CHANNEL_LOST)
 
+    if job.get("postgres"):  # the caller's database for checks: its schemas go there
+        os.environ["CQRS_KATA_PG_DSN"] = job["postgres"]
     dump = open(job["dump_path"], "w", encoding="utf-8")  # noqa: SIM115 - lives to the end
     faulthandler.enable(file=dump, all_threads=True)  # crashes (segfaults) leave a stack too
     _limit_memory()
@@ -513,6 +534,7 @@ def main() -> None:
     except BaseException:  # a bug in the kata itself: the parent shows this
         traceback.print_exc(file=stderr)
         status = KATA_BUG
+    backends.drop_scratch()
     # Skip atexit handlers and the join of non-daemon threads the learner started: the report
     # is sent, and nothing the learner's code left running may delay it.
     _exit(status)

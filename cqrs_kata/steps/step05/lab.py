@@ -1,6 +1,7 @@
-"""Step 05's lab, which its checks, its harness and step 06's checks share: scratch SQLite
-files (and the PostgreSQL database, when there is one), a clock the checks set, a tap that
-records or crashes at each statement the code runs, and the outbox counted up to a checkpoint.
+"""Step 05's lab, which its checks, its harness and step 06's checks share: scratch databases
+on the backend the check runs on (SQLite files, or schemas of the checks' PostgreSQL database),
+a clock the checks set, a tap that records or crashes at each statement the code runs, and the
+outbox counted up to a checkpoint.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from cqrs_kata.db import EVENT_TYPE, EVENT_VERSION, Database, SQLiteDatabase
+from cqrs_kata.db import (
+    EVENT_TYPE,
+    EVENT_VERSION,
+    Database,
+    PostgresDatabase,
+    SQLiteDatabase,
+    backends,
+)
 from cqrs_kata.steps.oracle import Counts, fold, usable_name
 
 VIEW = "board"
@@ -37,24 +45,64 @@ class Clock:
 
 
 class Lab:
-    """A temporary folder of databases; every connection opened here is closed at the end."""
+    """Databases for one check, on the backend it runs on, every connection closed at the end:
+    SQLite files in a temporary folder, or PostgreSQL schemas (each a database of its own to
+    the code under test) in the checks' database, dropped at the end."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, backend: backends.Backend = "sqlite") -> None:
         self.folder = folder
+        self.backend = backend
         self.opened: list[Database] = []
         self.made = 0
+        self.schemas: list[str] = []
+        self._place: dict[int, str] = {}
 
     def path(self) -> Path:
         self.made += 1
         return self.folder / f"kata{self.made}.db"
 
-    def open(self, path: Path, busy_seconds: float = 1.0) -> SQLiteDatabase:
-        db = quick(SQLiteDatabase(path, busy_seconds=busy_seconds))
+    def new(self) -> Database:
+        """A new, empty database (with step 05's tables)."""
+        if self.backend == "sqlite":
+            return self.open(self.path())
+        schema = backends.scratch_schema()
+        self.schemas.append(schema)
+        return self.open(schema)
+
+    def open(self, where: Path | str, busy_seconds: float = 1.0) -> Database:
+        """A connection to ``where``: a SQLite file, or a schema of the checks' PostgreSQL
+        database, waiting at most ``busy_seconds`` for another's write lock."""
+        db: Database
+        if self.backend == "sqlite":
+            db = quick(SQLiteDatabase(where, busy_seconds=busy_seconds))
+        else:
+            from psycopg.conninfo import make_conninfo
+
+            wait = max(1, round(busy_seconds * 1000))
+            db = PostgresDatabase(make_conninfo(
+                backends.checks_database(),
+                options=f"-c search_path={where} -c lock_timeout={wait} "
+                        "-c synchronous_commit=off -c client_min_messages=warning"))
+        self._place[id(db)] = str(where)
         self.opened.append(db)
         return db
 
-    def new(self) -> SQLiteDatabase:
-        return self.open(self.path())
+    def again(self, db: Database, busy_seconds: float = 1.0) -> Database:
+        """Another connection to the database ``db`` is connected to (another process's)."""
+        return self.open(self.where(db), busy_seconds)
+
+    def where(self, db: Database) -> str:
+        """What :meth:`open` takes to reach ``db``'s database again."""
+        return self._place[id(db)]
+
+    def dsn(self, db: Database) -> str:
+        """``db``'s database as another process opens it: a SQLite path or a PostgreSQL DSN."""
+        if self.backend == "sqlite":
+            return self.where(db)
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(backends.checks_database(),
+                             options=f"-c search_path={self.where(db)}")
 
 
 def quick(db: SQLiteDatabase) -> SQLiteDatabase:
@@ -72,9 +120,10 @@ def scratch_folder() -> str | None:
 
 
 @contextmanager
-def lab() -> Iterator[Lab]:
+def lab(backend: backends.Backend | None = None) -> Iterator[Lab]:
+    """A lab on ``backend``: the one the running check runs on, unless given."""
     with tempfile.TemporaryDirectory(prefix="cqrs-kata-05-", dir=scratch_folder()) as folder:
-        here = Lab(Path(folder))
+        here = Lab(Path(folder), backends.current() if backend is None else backend)
         try:
             yield here
         finally:
@@ -82,6 +131,9 @@ def lab() -> Iterator[Lab]:
                 db.before = None
                 with suppress(Exception):  # a connection the learner's code broke
                     db.close()
+            for schema in here.schemas:
+                with suppress(Exception):
+                    backends.give_back(schema)
 
 
 def plain(db: Database) -> Database:
@@ -103,6 +155,31 @@ def append(db: Database, tenant: object, status: object, at: float = 0.0,
                               "status, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING "
                               "position", (str(uuid.uuid4()), EVENT_TYPE, EVENT_VERSION, run_id,
                                            tenant, status, at)).fetchone()[0])
+
+
+def refuse_outbox_inserts(db: Database, tenant: str | None = None) -> None:
+    """From now on, an insert into ``outbox`` (only of ``tenant``, when given) fails: a
+    trigger, written for the backend ``db`` is on."""
+    error = "boom: the outbox refused the event"
+    if db.dialect == "sqlite":
+        when = f"WHEN NEW.tenant = '{tenant}'" if tenant else ""
+        db.execute(f"CREATE TRIGGER boom BEFORE INSERT ON outbox {when} BEGIN "
+                   f"SELECT RAISE(ABORT, '{error}'); END")
+        return
+    db.execute(f"CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE "
+               f"EXCEPTION '{error}'; END $$")
+    when = f"WHEN (NEW.tenant = '{tenant}')" if tenant else ""
+    db.execute(f"CREATE TRIGGER boom BEFORE INSERT ON outbox FOR EACH ROW {when} "
+               "EXECUTE FUNCTION boom()")
+
+
+def ids_follow(db: Database) -> None:
+    """After rows were inserted with explicit ids: new rows get ids above them (SQLite does
+    that by itself; PostgreSQL's identity sequences are moved on here)."""
+    if db.dialect == "postgresql":
+        for table, column in (("runs", "id"), ("outbox", "position")):
+            db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                       f"COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)")
 
 
 def valid(tenant: object, status: object) -> bool:
@@ -155,7 +232,7 @@ def take_within(db: Database, view: str = VIEW, limit: int = 1000) -> int:
     for position, tenant, status in rows:
         if valid(tenant, status):
             db.execute("INSERT INTO counts VALUES (?, ?, ?, 1) ON CONFLICT (view, tenant, "
-                       "status) DO UPDATE SET n = n + 1", (view, tenant, status))
+                       "status) DO UPDATE SET n = counts.n + 1", (view, tenant, status))
         else:
             db.execute("INSERT INTO dead_letters VALUES (?, ?, 'poison')",
                        (view, position))
@@ -213,16 +290,16 @@ def run_tapped(db: Database, tap: Tap, action: Callable[[], object]) -> BaseExce
     return None
 
 
-def crashed(lab: Lab, db: SQLiteDatabase) -> SQLiteDatabase:
+def crashed(lab: Lab, db: Database) -> Database:
     """The process that used ``db`` is dead: close it (its open transaction rolls back) and
-    return a new connection to the same file, as a restarted process would open."""
+    return a new connection to the same database, as a restarted process would open."""
     db.before = None
     with suppress(Exception):
         db.close()
-    return lab.open(db.path)
+    return lab.again(db)
 
 
-def statements_of(make: Callable[[Lab], tuple[SQLiteDatabase, Callable[[], object]]]
+def statements_of(make: Callable[[Lab], tuple[Database, Callable[[], object]]]
                   ) -> list[str]:
     """The statements one call runs, on a fresh set-up (a dry run to know where to crash)."""
     with lab() as here:
