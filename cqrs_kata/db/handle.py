@@ -268,18 +268,20 @@ ADVICE = (
 SQLITE_ONLY = (
     (re.compile(r"\binsert\s+or\s+replace\b|^\s*replace\s+into\b", re.I | re.M),
      "INSERT OR REPLACE (REPLACE INTO) is SQLite's; write INSERT ... ON CONFLICT (key columns) "
-     "DO UPDATE SET col = excluded.col, which both databases run"),
+     "DO UPDATE SET col = excluded.col, which both databases run (it acts on conflicts on "
+     "that key only)"),
     (re.compile(r"\binsert\s+or\s+ignore\b", re.I),
      "INSERT OR IGNORE is SQLite's; write INSERT ... ON CONFLICT (key columns) DO NOTHING, "
-     "which both databases run"),
+     "which both databases run (it skips conflicts on that key only)"),
     (re.compile(r"\binsert\s+or\s+(abort|fail|rollback)\b", re.I),
-     "INSERT OR ABORT/FAIL/ROLLBACK is SQLite's; write a plain INSERT (an error rolls the "
-     "transaction back) or INSERT ... ON CONFLICT"),
+     "INSERT OR ABORT/FAIL/ROLLBACK is SQLite's; write a plain INSERT (on PostgreSQL an "
+     "error aborts the whole transaction, and `with db.transaction():` rolls it back) or "
+     "INSERT ... ON CONFLICT"),
     (re.compile(r"\bifnull\s*\(", re.I),
      "IFNULL() is SQLite's; write COALESCE(), which both databases run"),
     (re.compile(r"\bgroup_concat\s*\(", re.I),
-     "GROUP_CONCAT() is SQLite's; PostgreSQL's is string_agg(x, ','): better, return the "
-     "rows and join them in Python"),
+     "GROUP_CONCAT() is SQLite's; PostgreSQL's is string_agg(x::text, ',' ORDER BY ...): "
+     "simpler, return the rows and join them in Python"),
     (re.compile(r"^\s*pragma\b", re.I),
      "PRAGMA is SQLite's; PostgreSQL has none: leave it out"),
     (re.compile(r"\b(datetime|strftime|julianday)\s*\(", re.I),
@@ -289,14 +291,16 @@ SQLITE_ONLY = (
 """SQL only SQLite runs, and the form both databases run: named when PostgreSQL refuses it."""
 
 ADVICE_POSTGRES = (
-    ("is ambiguous", "in ON CONFLICT ... DO UPDATE, name the column with its table: counts.n "
-     "is the row already there, excluded.n the one you tried to insert (SQLite guesses; "
-     "PostgreSQL does not)"),
+    ("is ambiguous", "in ON CONFLICT ... DO UPDATE SET n = counts.n + excluded.n, qualify the "
+     "columns right of = (counts.n is the row already there, excluded.n the one you tried to "
+     "insert) and leave the column being set bare: SQLite reads a bare n as the row already "
+     "there, PostgreSQL refuses it"),
     ("must appear in the group by", "SQLite lets a SELECT with GROUP BY or an aggregate name "
-     "any other column; PostgreSQL needs each one in the GROUP BY or inside an aggregate "
-     "(MIN, MAX, COUNT): read that column in a statement of its own, or aggregate it"),
-    ("lock timeout", "another connection held a lock this statement needed for too long: is "
-     "a transaction left open somewhere? Close it, or try again"),
+     "any other column; PostgreSQL wants it in the GROUP BY or inside an aggregate (MIN, "
+     "MAX): do that, and keep it one statement, so every number comes from one snapshot"),
+    ("lock timeout", "this statement waited longer than lock_timeout for a lock another "
+     "connection held, and its whole transaction was aborted: is a transaction left open "
+     "somewhere? Close it, or run the whole transaction again"),
 )
 
 

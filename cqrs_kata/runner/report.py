@@ -145,8 +145,8 @@ def _backend_note(result: StepResult) -> str | None:
     if not ran:
         return None
     if "postgresql" in ran:
-        return ("Your SQL ran on SQLite and PostgreSQL: each check on PostgreSQL once it "
-                "passed on SQLite.")
+        return ("Your SQL ran on SQLite and PostgreSQL: each check with a database on "
+                "PostgreSQL once it passed on SQLite (those of crashes on SQLite only).")
     if result.backends_missing:
         return (f"Your SQL ran on SQLite only. Not on PostgreSQL: "
                 f"{result.backends_missing.rstrip('.')}. It must run there too; "

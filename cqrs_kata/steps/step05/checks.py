@@ -185,10 +185,11 @@ STEP = Step(
 
 
 SQLITE_ONLY = ("sqlite",)
-"""The checks of crashes and the fault harnesses (whose SQLite files are their own). A crash
-closes the connection and the database rolls back what it did not commit, on both; on
-PostgreSQL too they would cost seconds and show nothing new: every statement they run is run
-there by the task's other checks."""
+"""The checks of crashes and the fault harnesses (whose SQLite files are their own), on SQLite
+only, to keep a step's check within seconds. A crash closes the connection and the database
+rolls back what it did not commit, on both; on PostgreSQL they would mostly repeat what the
+task's other checks run there (not quite: there the server notices a dead connection late, and
+its locks can outlast it for a moment)."""
 
 # The contract: every sentence of the docstrings the learner implements -----------------------
 

@@ -448,8 +448,9 @@ def readers_see_the_old_or_the_new_summary_whole(impl: ModuleType) -> None:
                     fail(called, f"it waited for a lock, and the refresh still had to run "
                          f"{building[0][:50]!r}", "it to read the old summary while the new "
                          "one is built", "build summary_next first, then drop summary and "
-                         "rename: readers wait only for the swap, the transaction's last quick "
-                         "steps, never for the whole build")
+                         "rename: readers then wait for the swap, the transaction's last quick "
+                         "steps, not for the build (DROP TABLE itself first waits for readers "
+                         "already in summary)")
                 continue
             if got != old and got != new:
                 fail(called, f"it saw {got if isinstance(got, str) else show(got)}",
