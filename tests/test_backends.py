@@ -47,8 +47,9 @@ WRONG: dict[str, tuple[str, int, str, str, str]] = {
         "READ COMMITTED"),
     "the refresh counts the runs in a second statement": (
         "06", 1,
-        '''counted = int(db.execute("SELECT COALESCE(SUM(n), 0) FROM summary_next").fetchone()[0])''',
-        '''counted = int(db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])''',
+        'counted = int(db.execute("SELECT COALESCE(SUM(n), 0) FROM summary_next")'
+        '.fetchone()[0])',
+        'counted = int(db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])',
         "two reads of runs can differ"),
     "the refresh drops the summary before building": (
         "06", 1,
