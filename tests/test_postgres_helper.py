@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -59,7 +60,7 @@ def test_a_child_process_uses_the_same_server(pg_dsn: str) -> None:
         assert conn.execute("select 1").fetchone() == (1,)
 
 
-def test_a_server_whose_owner_was_killed_neither_blocks_nor_outlives_the_next_start(
+def test_a_server_whose_owner_was_killed_is_stopped_and_deleted_by_its_watcher(
         pg_dsn: str) -> None:
     if os.environ.get(DSN_ENV):
         pytest.skip(f"tests the throwaway server, and {DSN_ENV} may be set for want of one")
@@ -70,10 +71,16 @@ def test_a_server_whose_owner_was_killed_neither_blocks_nor_outlives_the_next_st
         env=env, stdout=subprocess.PIPE, text=True)
     assert owner.stdout is not None
     orphan = owner.stdout.readline().strip()
-    owner.kill()  # SIGKILL: no atexit handler runs
+    folder = Path(str(conninfo_to_dict(orphan)["host"]))
+    assert folder.exists()
+    owner.kill()  # SIGKILL: no atexit handler runs, yet its watcher stops the server
     owner.wait()
-    with psycopg.connect(orphan) as conn:  # pg_ctl started it detached: it runs on
-        assert conn.execute("select 1").fetchone() == (1,)
+    deadline = time.monotonic() + 20
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not folder.exists(), "the killed owner's server folder is still there after 20 s"
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(orphan, connect_timeout=2)
 
     code = "from cqrs_kata.db.postgres import dsn; print(dsn())"
     # A locale the machine lacks, as a learner's LANG often is in a container: initdb would
@@ -83,7 +90,4 @@ def test_a_server_whose_owner_was_killed_neither_blocks_nor_outlives_the_next_st
                          timeout=60, check=False)
     assert nxt.returncode == 0, nxt.stderr
     assert nxt.stderr == ""  # no RuntimeDirWarning, though XDG_RUNTIME_DIR is unset
-    with pytest.raises(psycopg.OperationalError):
-        psycopg.connect(orphan, connect_timeout=2)
-    for server in (orphan, nxt.stdout.strip()):  # reaped, and deleted at exit
-        assert not Path(str(conninfo_to_dict(server)["host"])).exists()
+    assert not Path(str(conninfo_to_dict(nxt.stdout.strip())["host"])).exists()  # deleted at exit

@@ -33,6 +33,8 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import uuid
@@ -40,6 +42,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from cqrs_kata import platform
 
@@ -202,7 +205,32 @@ def _start_embedded() -> str:
             f"{type(error).__name__}: {error}{failures.tail()}\n{_ADVICE}") from error
     finally:
         library_log.removeHandler(failures)
+    _watch(pgdata, server)
     return server.get_uri()
+
+
+_watcher: list[subprocess.Popen[bytes]] = []
+"""The reaper of this process's server: its stdin's write end lives as long as this process."""
+
+
+def _watch(pgdata: Path, server: Any) -> None:
+    """Have the server stopped however this process ends: at exit, at once (its data is
+    throwaway, so an immediate shutdown, not the library's checkpointing one, which takes about
+    a second); and if this process is killed before it can, by a reaper process of its own."""
+    from cqrs_kata.db import reaper
+
+    def stop_at_once() -> None:
+        reaper.stop(pgdata, delete=False)
+        # Stopped: the library's own exit handler, which runs next, then only deletes pgdata.
+        # (It would otherwise run pg_ctl stop on a server gone, and complain on stderr.)
+        server._postmaster_info = None
+
+    atexit.register(stop_at_once)  # registered after the library's: runs before it
+    with contextlib.suppress(OSError):
+        _watcher.append(subprocess.Popen(
+            [sys.executable, "-m", "cqrs_kata.db.reaper", str(pgdata)], stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            cwd=str(Path(__file__).resolve().parents[2])))
 
 
 @contextmanager
