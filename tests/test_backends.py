@@ -132,3 +132,12 @@ def test_sqlite_only_sql_is_named_with_its_portable_form(sql: str, said: str) ->
     error = RuntimeError('syntax error at or near "OR"')
     assert said in str(explained(error, sql, "postgresql"))
     assert said not in str(explained(RuntimeError("database is locked"), sql, "sqlite"))
+
+
+@pytest.mark.parametrize("said", [
+    "UNIQUE constraint failed: outbox.event_id",  # SQLite
+    'duplicate key value violates unique constraint "outbox_event_id_key"',  # PostgreSQL
+])
+def test_one_event_id_for_several_events_is_explained(said: str) -> None:
+    message = str(explained(RuntimeError(said), "INSERT INTO outbox (event_id) VALUES (?)"))
+    assert "an event_id of its own: call str(uuid.uuid4()) once per event" in message

@@ -11,6 +11,7 @@ store, queue, view and checkpoint is exactly as it was.
 from __future__ import annotations
 
 import copy
+import sqlite3
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +60,14 @@ def refused(action: Callable[[], object], state: Callable[[], object]) -> None:
 
 
 # Step 01 ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["missing-folder/kata.db", "a-folder", "not-sqlite.txt"])
+def test_step01_connect_says_which_path_and_what_to_do(where: str, tmp_path: Path) -> None:
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "not-sqlite.txt").write_text("these are not the pages of a database\n" * 100)
+    with pytest.raises(sqlite3.Error, match="as step 01's database .*in a folder that exists"):
+        s01.connect(str(tmp_path / where))
 
 
 @SETTINGS

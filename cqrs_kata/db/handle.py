@@ -251,6 +251,10 @@ class SQLiteDatabase(Database):
 
 
 ADVICE = (
+    ("outbox.event_id", "every event needs an event_id of its own: call str(uuid.uuid4()) once "
+     "per event, inside the loop, not once per call"),
+    ("outbox_event_id_key", "every event needs an event_id of its own: call str(uuid.uuid4()) "
+     "once per event, inside the loop, not once per call"),
     ("readonly", "the database file (or its folder) is read-only: make it writable, or use a "
      "copy you can write"),
     ("read-only", "the database is read-only: make it writable, or use a copy you can write"),
