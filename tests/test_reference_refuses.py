@@ -66,7 +66,7 @@ def refused(action: Callable[[], object], state: Callable[[], object]) -> None:
 def test_step01_connect_says_which_path_and_what_to_do(where: str, tmp_path: Path) -> None:
     (tmp_path / "a-folder").mkdir()
     (tmp_path / "not-sqlite.txt").write_text("these are not the pages of a database\n" * 100)
-    with pytest.raises(sqlite3.Error, match="as step 01's database .*in a folder that exists"):
+    with pytest.raises(sqlite3.Error, match=r"as step 01's database .*in a folder that exists"):
         s01.connect(str(tmp_path / where))
 
 
