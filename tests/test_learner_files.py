@@ -117,6 +117,20 @@ def test_saved_lists_and_restore_brings_back_saving_the_current_first(
     assert code == 2 and "there is no saved version '99'; `cqrs-kata saved` lists them." in err
 
 
+def test_saved_says_what_each_version_holds(course: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    exercise = course / "exercises" / "step02.py"
+    exercise.write_text(exercise.read_text() + "# one line\n# and another\n")
+    run(capsys, "reset", "02")
+    run(capsys, "catchup", "03")  # the reference into step 02
+    run(capsys, "restore", "1")  # saves the reference first
+    _, listing, _ = run(capsys, "saved")
+    assert re.search(r"^ +1  step 02  before reset .* yours, 2 lines written +exercises/",
+                     listing, flags=re.M), listing
+    assert re.search(r"^ +2  step 02  before restore .* the reference +exercises/", listing,
+                     flags=re.M), listing
+
+
 def test_a_folder_where_the_exercise_should_be(course: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     exercise = course / "exercises" / "step02.py"

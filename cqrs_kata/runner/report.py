@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from cqrs_kata import platform
 from cqrs_kata.course.expect import printable
 from cqrs_kata.course.paths import display_path
-from cqrs_kata.course.structure import Step, all_steps
+from cqrs_kata.course.structure import Step, all_steps, get_step
+from cqrs_kata.course.stubs import is_reference, stub_for
 from cqrs_kata.platform import LOCAL_ONLY, START
 from cqrs_kata.runner.run import CheckResult, StepResult, TaskResult, TaskState
 
@@ -339,6 +340,25 @@ def all_pass_report(step: Step, following: Step | None, notebook: str | None) ->
     return Report(text, f"<b style='color:{COLOUR['passing']}'>✓</b> {_prose(text)}")
 
 
+def _what_was_saved(version: Saved) -> str:
+    """What a saved file holds, to tell versions apart: the stub, the reference, or how many
+    lines of the learner's own it has beyond the stub."""
+    try:
+        step = get_step(version.step)
+        text = version.path.read_text(encoding="utf-8", errors="replace")
+        if is_reference(step, text):
+            return "the reference"
+        stub = stub_for(step)
+    except (OSError, LookupError, ValueError, SyntaxError):
+        return "?"
+    if text == stub:
+        return "the untouched stub"
+    written = sum(1 for line in difflib.unified_diff(stub.splitlines(), text.splitlines(),
+                                                     lineterm="", n=0)
+                  if line.startswith("+") and not line.startswith("+++"))
+    return f"yours, {written} line{'s' if written != 1 else ''} written"
+
+
 def saved_report(versions: list[Saved]) -> Report:
     if not versions:
         return text_report("No saved versions yet. catchup, reset and restore save your "
@@ -347,7 +367,7 @@ def saved_report(versions: list[Saved]) -> Report:
     for v in versions:
         why = f"before {v.reason.replace('-', ' ')}" if v.reason else "saved"
         lines.append(f"  {v.number:>3}  step {v.step}  {why:<22} {v.when}  "
-                     f"{display_path(v.path)}")
+                     f"{_what_was_saved(v):<24} {display_path(v.path)}")
     how = "`restore(N)` in a cell" if platform.here().browser else "`cqrs-kata restore N`"
     lines.append(f"Restore one with {how} (N from the first column); what is in the exercise "
                  "now is saved first.")
