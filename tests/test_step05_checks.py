@@ -241,3 +241,17 @@ DurableLog.record_many = _dual
     assert "dual write" in said, said
     said = failure_of("a_crash_anywhere_leaves_runs_with_their_events", impl)
     assert "killed just before statement" in said, said
+
+
+def test_a_record_many_bug_met_by_task_4s_harness_points_to_task_1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.mutants import mutant_source
+
+    diff = next(Path(__file__).parent.glob("mutants/step05/m05_record_many_*.diff"))
+    (tmp_path / "step05.py").write_text(mutant_source(diff))
+    monkeypatch.setenv("CQRS_KATA_BACKENDS", "sqlite")  # the harness runs on SQLite only
+    result = run_step(get_step("05"), tmp_path, tasks=[4])
+    harness = next(r for t in result.tasks for r in t.results
+                   if r.check.name == "fault_harness_finds_no_bug")
+    assert harness.outcome == "wrong"
+    assert "It broke in record_many, which is task 1's" in harness.message, harness.message

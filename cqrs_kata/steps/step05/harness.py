@@ -386,4 +386,7 @@ def check(impl: ModuleType, full: bool) -> None:
     """Fail the course check with the shortest failing sequence found, if any."""
     failure = find(impl, full)
     if failure is not None:
+        if full and failure.steps and "record_many(" in failure.steps[-1]:
+            failure.why += (" It broke in record_many, which is task 1's: fix what task 1's "
+                            "own checks report first, then check again.")
         failure.fail_check()
