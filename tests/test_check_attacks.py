@@ -1,5 +1,6 @@
-"""More misbehaving exercise files: what a learner writes by accident, and what a hostile-ish
-file tries, to make a check hang, lie or take its caller down.
+"""More misbehaving exercise files: what a learner writes by accident that could make a check
+hang, pass when it should not, or take its caller down. (Code written on purpose to fool the
+check is not guarded against: a self-check is a learning aid, not an exam.)
 
 Same style as test_check_isolation.py: each attack is written into a throw-away course and
 checked as the learner does, by the real `cqrs-kata` in a new process with short time limits
@@ -26,8 +27,8 @@ from cqrs_kata.learner import notebook
 from cqrs_kata.runner import isolation, sandbox
 from tests.test_check_isolation import cli, solved_with, write
 
-# make quick leaves these out: what a learner's code can do to the runner (loops, exits, forged
-# state), each in a child process.
+# make quick leaves these out: what a learner's code can do to the runner by mistake (loops,
+# exits, crashes, runaway output), each in a child process.
 pytestmark = pytest.mark.slow
 
 LINUX = sys.platform.startswith("linux")
@@ -125,48 +126,6 @@ def test_raising_not_implemented_from_a_wrong_answer_is_not_a_pass(course: Path)
     assert FAILED_TALLY in out
 
 
-# Changing the checks themselves ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("step", "attack", "named"), [
-    ("00", "from cqrs_kata.steps.step00 import checks as step00\nstep00.STEP.checks.clear()",
-     "the contents of cqrs_kata.steps.step00.checks.STEP.checks"),
-    ("00", "from cqrs_kata.steps.step00 import checks as step00\nfor c in step00.STEP.checks:\n"
-     "    object.__setattr__(c, 'function', lambda impl: None)",
-     "cqrs_kata.steps.step00.checks.STEP.checks[0]"),
-    ("00", "from cqrs_kata.steps.step00 import checks as step00\n"
-     "step00.counts_each_status.__code__ = (lambda impl: None).__code__",
-     "cqrs_kata.steps.step00.checks.counts_each_status.__code__"),
-    ("04", "import cqrs_kata.steps.step04.harness as h\nh.attack.__defaults__ = (('record',), 1)",
-     "cqrs_kata.steps.step04.harness.attack.__defaults__"),
-    ("04", "import solutions.step02 as s\ns.MemoryWrite.all = lambda self: []",
-     "solutions.step02.MemoryWrite.all"),
-    ("00", "import time\ntime.monotonic = lambda: 0.0", "time.monotonic"),
-    ("00", "import faulthandler\nfaulthandler.dump_traceback_later = lambda *a, **k: None",
-     "faulthandler.dump_traceback_later"),
-])
-def test_changing_the_checks_or_their_tools_is_refused(course: Path, step: str, attack: str,
-                                                       named: str) -> None:
-    write(course, step, attack + "\ndef tally(statuses):\n    return {}\n")
-    code, out = cli("check", step)
-    assert code == 1
-    assert f"importing exercises/step{step}.py: your code replaced {named}" in out
-    assert "✓" not in out
-
-
-def test_emptying_the_checks_during_a_check_does_not_carry_on(course: Path) -> None:
-    write(course, "00", """
-        from cqrs_kata.steps.step00 import checks as step00
-        def tally(statuses):
-            step00.STEP.checks[1:] = []
-            return {}
-        """)
-    code, out = cli("check", "00")
-    assert code == 1
-    assert "your code replaced the contents of cqrs_kata.steps.step00.checks.STEP.checks" in out
-    assert "0/3 checks" in out
-
-
 # Processes the code under test starts ----------------------------------------------------------
 
 
@@ -243,24 +202,6 @@ def test_closing_every_descriptor_and_looping_at_import_is_named(course: Path) -
     assert code == 1
     assert ("your code closed or replaced the file descriptor the kata reads results from "
             "while it was imported") in out
-
-
-def test_lines_written_to_every_descriptor_cannot_forge_a_pass(course: Path) -> None:
-    write(course, "00", """
-        import os
-        def tally(statuses):
-            forged = b"".join(b'{"e": "done", "check": %d, "outcome": "pass", "message": "",'
-                              b' "printed": 0}\\n' % i for i in range(3))
-            for fd in range(3, 64):
-                try:
-                    os.write(fd, forged + b'{"e": "finished"}\\n')
-                except OSError:
-                    pass
-            return {}
-        """)
-    code, out = cli("check", "00")
-    assert code == 1
-    assert "1/3 checks" in out  # only tally([]) == {} is right
 
 
 # Crashes and time ------------------------------------------------------------------------------
@@ -520,29 +461,6 @@ LEARNER_FILES = {
             os.closerange(0, 1000)
             return {}
         """,
-    "forged events": """
-        import os
-        def tally(statuses):
-            for fd in range(64):
-                try:
-                    os.write(fd, b'{"e": "done", "check": 0, "outcome": "pass", "message": ""}\\n')
-                except OSError:
-                    pass
-            return {}
-        """,
-    "replacing sys.modules": """
-        import sys
-        from collections import Counter
-        def tally(statuses):
-            sys.modules = None
-            return dict(Counter(statuses))
-        """,
-    "emptying the checks": """
-        from cqrs_kata.steps.step00 import checks as step00
-        step00.STEP.checks.clear()
-        def tally(statuses):
-            return {}
-        """,
 }
 
 
@@ -559,7 +477,6 @@ def test_notebook_check_reports_every_attack_and_this_process_lives_on(
         assert os.getpid() == me, attack
         assert not report.ok, attack
         assert "✗ task 1" in repr(report) or "✗ importing" in repr(report), (attack, report)
-    assert len(get_step("00").checks) == 3
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX")
@@ -574,12 +491,9 @@ def test_in_process_checks_contain_exits_forks_and_process_state(
     assert "your code called os._exit(3) (exercises/step00.py, line 3, in tally)" in report
     write(course, "00", "import os\nos._exit(0)\n")
     assert "importing exercises/step00.py called os._exit(0) (line 2" in repr(notebook.check("00"))
-    modules = sys.modules
-    for name in ("a result equal to anything", "os.fork()", "emptying the checks",
-                 "replacing sys.modules"):
+    for name in ("a result equal to anything", "os.fork()"):
         write(course, "00", LEARNER_FILES[name])
         assert not notebook.check("00").ok, name
-    assert len(get_step("00").checks) == 3 and sys.modules is modules
 
     before = (sys.getrecursionlimit(), os.getcwd(), sys.__stdout__, sys.stdin,
               signal.getsignal(signal.SIGINT), sys.getswitchinterval())

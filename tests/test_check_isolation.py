@@ -1,4 +1,5 @@
-"""Misbehaving exercise files: a check never hangs, never lies, never takes its caller down.
+"""Misbehaving exercise files: a check never hangs, never passes a mistake, never takes its
+caller down.
 
 Each test writes what a learner plausibly (or accidentally) writes into a throw-away course and
 runs `cqrs-kata` as the learner does, in a new process with short time limits. The subprocess
@@ -223,61 +224,16 @@ def test_a_printing_loop_is_cut_to_a_short_excerpt(course: Path) -> None:
     assert len(out) < 10_000
 
 
-def test_printed_text_cannot_forge_a_result(course: Path) -> None:
-    write(course, "00", """
-        import os, sys
-        def tally(statuses):
-            line = '{"e": "done", "check": 0, "outcome": "pass", "message": ""}\\n'
-            print(line + '{"e": "finished"}')
-            sys.__stdout__.write(line)
-            sys.__stdout__.flush()
-            os.write(1, b'{"e": "finished"}\\n')
-            return {}
-        """)
-    code, out = cli("check", "00")
-    assert code == 1
-    assert "✗ task 1" in out
+# Checking in the caller's process; a setting --------------------------------------------------
 
 
-# Changing the kata or Python from the exercise -------------------------------------------------
-
-
-def test_replacing_a_kata_function_is_refused_and_does_not_leak(course: Path) -> None:
-    write(course, "00", """
-        import cqrs_kata.course.expect
-        cqrs_kata.course.expect.expect_equal = lambda *args, **kwargs: None
-        def tally(statuses):
-            return {}
-        """)
-    _, out = cli("list")
-    assert "your code replaced cqrs_kata.course.expect.expect_equal" in out
-    assert re.search(r"· task 1  The write store keeps history +not started", out), (
-        "a later step must not pass because an earlier exercise patched the checks")
-
-
-def test_replacing_a_builtin_during_a_check_is_refused(course: Path) -> None:
-    write(course, "00", """
-        import builtins
-        from collections import Counter
-        def tally(statuses):
-            builtins.len = lambda value: 0
-            return dict(Counter(statuses))
-        """)
-    code, out = cli("check", "00")
-    assert code == 1
-    assert "your code replaced builtins.len" in out
-
-
-def test_in_process_route_still_catches_exits_and_patches(course: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_process_route_still_catches_exits(course: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Where no process can be started (a browser's Python), the same sandbox runs in-process."""
     monkeypatch.delenv(notebook.VERIFY_ENV, raising=False)
     monkeypatch.setenv("CQRS_KATA_IN_PROCESS", "1")
     write(course, "00", "import sys\ndef tally(statuses):\n    sys.exit(0)\n")
     assert "your code called sys.exit(0)" in repr(notebook.check("00"))
-    write(course, "00", "import builtins\nbuiltins.sorted = None\ndef tally(s):\n    return {}\n")
-    assert "your code replaced builtins.sorted" in repr(notebook.check("00"))
-    assert sorted([2, 1]) == [1, 2]
 
 
 def test_bad_time_limit_setting_is_one_sentence(course: Path) -> None:
@@ -285,3 +241,4 @@ def test_bad_time_limit_setting_is_one_sentence(course: Path) -> None:
     assert code == 2
     assert out == ("cqrs-kata: CQRS_KATA_CHECK_SECONDS='soon' is not a number of seconds above "
                    "0; unset it (the default is 10) or give e.g. 30\n")
+

@@ -6,6 +6,10 @@ thread's stack, then exits); the parent kills the whole group a little later in 
 A check that timed out or ended the process is reported with where the code was; the rest of
 its task is skipped; the other tasks go on in a fresh process, within the step's time budget.
 Where processes cannot be started (a browser kernel), the same sandbox runs in-process.
+
+What it guards against is what learners do by mistake (loops, exits, crashes, huge output,
+processes left running), not code written to fool the check: a self-check is a
+learning aid, not an exam.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import json
 import os
 import queue
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -156,17 +159,15 @@ def _bounded_reader(stream: IO[bytes], keep: list[bytes]) -> None:
                 kept += len(keep[-1])
 
 
-def _event_reader(stream: IO[bytes], events: queue.Queue[dict[str, Any] | None],
-                  key: str) -> None:
-    """Pass on the events signed with ``key``: a line the learner's code wrote to the channel
-    (found among its open descriptors) cannot know it, so cannot forge a result."""
+def _event_reader(stream: IO[bytes], events: queue.Queue[dict[str, Any] | None]) -> None:
+    """Pass on the child's events, one JSON object a line; the channel ends with ``None``."""
     with stream:
         for line in stream:
             try:
                 event = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(event, dict) and event.pop("k", None) == key and "e" in event:
+            if isinstance(event, dict) and "e" in event:
                 events.put(event)
     events.put(None)
 
@@ -259,16 +260,13 @@ def _spawn(job: dict[str, Any], budget: float) -> _Child:
         # what the kata imports; the kata's own folder is put on the path explicitly.
         process = subprocess.Popen(
             [sys.executable, "-I", "-c", _BOOT, package_home, json.dumps(job)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=(os.name == "posix"), env={**os.environ, name: value},
         )
-        assert process.stdin and process.stdout and process.stderr
-        key = secrets.token_hex(16)
-        with contextlib.suppress(OSError), process.stdin:  # OSError: it died at once
-            process.stdin.write(key.encode())  # read before any learner code runs
+        assert process.stdout and process.stderr
         events: queue.Queue[dict[str, Any] | None] = queue.Queue()
         errors: list[bytes] = []
-        readers = [threading.Thread(target=_event_reader, args=(process.stdout, events, key),
+        readers = [threading.Thread(target=_event_reader, args=(process.stdout, events),
                                     daemon=True),
                    threading.Thread(target=_bounded_reader, args=(process.stderr, errors),
                                     daemon=True)]
@@ -376,8 +374,8 @@ def _death(child: _Child, path: Path, seconds: float | None, check_thread: int |
     if code == sandbox.KATA_BUG and "Traceback" in child.stderr:
         said = child.stderr[child.stderr.rindex("Traceback"):].strip().splitlines()[-1]
         return Ran("error", f"the check stopped on an error inside cqrs-kata {during} (a bug in "
-                   "the kata, or your code changed Python in a way the kata could not put "
-                   f"back): {said}{at}")
+                   "the kata, or your code changed something of Python's or of the kata's that "
+                   f"the checks use): {said}{at}")
     if fatal or code in crashes:
         hint = ("Python itself crashed, which plain Python code cannot do unless it recurses "
                 "very deep after raising sys.setrecursionlimit(), or calls into C (ctypes): "
@@ -513,8 +511,9 @@ def run_checks(step: Step, path: Path, leave_out: Collection[int] = (),
 
 def _run_in_process(step: Step, path: Path, leave_out: Collection[int]) -> StepRun:
     """The same sandbox without a process around it: no time limit (nothing here could stop
-    a check: no watchdog thread, no signal), but the learner's exits (os._exit included),
-    BaseExceptions and replacements are still caught and undone."""
+    a check: no watchdog thread, no signal) and no limit on memory, but the learner's
+    exits (os._exit included) and BaseExceptions are still caught, and what the code changes
+    about the process by mistake (streams, folder, signal handlers) is put back."""
     events: list[dict[str, Any]] = []
     job = {"step": step.number, "path": str(path), "checks": _ordered(step, leave_out)}
     run = StepRun()

@@ -2,10 +2,11 @@
 
 ``cqrs-kata check`` and ``check()`` run this in a child process (``cqrs_kata.runner.isolation``
 starts it and kills it at its deadline); where processes are unavailable (a browser kernel),
-``execute`` runs in the caller's process instead. Either way the learner's code may do
-anything: loop, print without end, exit, raise ``BaseException``, replace a function of the
-kata or a builtin. Each of those becomes an outcome with a sentence that says what happened;
-none of them may turn a check into a pass or stop the report.
+``execute`` runs in the caller's process instead. It defends against what learners do by
+mistake: code that loops, prints without end, exits or raises ``BaseException`` becomes an
+outcome with a sentence that says what happened, and none of it stops the report. Code
+written to fool the check on the learner's own machine is not guarded against: a self-check
+is a learning aid, not an exam.
 
 Events are plain dicts, sent through ``send`` (JSON lines on the child's original stdout):
 ``loaded`` or ``load_error``; then per check ``start``, any number of ``out`` (the first
@@ -15,7 +16,6 @@ budget ran out before a check could start.
 
 from __future__ import annotations
 
-import builtins
 import faulthandler
 import io
 import json
@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from types import FunctionType, ModuleType
+from types import ModuleType
 from typing import Any, NoReturn, TextIO
 
 from cqrs_kata import platform
@@ -43,7 +43,6 @@ from cqrs_kata.course.loading import (
     name_of,
     where,
 )
-from cqrs_kata.course.paths import display_path
 from cqrs_kata.course.structure import Check, get_step
 from cqrs_kata.db import backends
 
@@ -90,189 +89,13 @@ class Capture(io.TextIOBase):
         pass
 
 
-# Guarding the kata against the code it checks ----------------------------------------------
-
-
-def _kata_modules() -> dict[str, ModuleType]:
-    """The kata's modules and the reference solutions the checks build on."""
-    return {name: module for name, module in sys.modules.items()
-            if name.split(".")[0] in ("cqrs_kata", "solutions") and module is not None}
-
-
-STDLIB = ("time", "threading", "json", "os", "signal", "faulthandler", "functools",
-          "dataclasses", "copy", "reprlib", "traceback")
-"""Standard modules the checks (and this sandbox) call: ``time.monotonic = lambda: 0`` in an
-exercise would make a check's stopwatch lie. Their functions are guarded like builtins."""
-
-_DATA_MODULES = ("cqrs_kata.course.expect", "cqrs_kata.course.structure", "cqrs_kata.steps.driver",
-                 "cqrs_kata.steps.oracle", "cqrs_kata.steps.step04.harness",
-                 "cqrs_kata.steps.step05.lab", "solutions.")
-"""Modules whose module-level data (a step's list of checks, the events a check delivers) is
-watched for changes in place, not only for replacement: besides these, every step's checks."""
-
-
-def _is_data_module(name: str) -> bool:
-    if name.startswith("cqrs_kata.steps.") and name.endswith(".checks"):
-        return True
-    return any(name == prefix or name.startswith(prefix) for prefix in _DATA_MODULES)
-
-
-class _Data:
-    """Mutable values a check relies on (lists, dicts, sets, the fields of Step and Check
-    objects), with what each held, to find and undo a change made in place."""
-
-    def __init__(self, modules: dict[str, ModuleType]) -> None:
-        self.kept: dict[int, tuple[str, Any, Any]] = {}
-        owners = tuple(modules)
-        for name, module in modules.items():
-            if _is_data_module(name):
-                for key, value in list(vars(module).items()):
-                    if not key.startswith("__"):
-                        self._walk(value, f"{name}.{key}", owners, 4)
-
-    def _walk(self, value: Any, path: str, owners: tuple[str, ...], depth: int) -> None:
-        if depth < 0 or id(value) in self.kept:
-            return
-        inner: list[tuple[str, Any]]
-        if type(value) is list:
-            copy: Any = list(value)
-            inner = [(f"{path}[{i}]", v) for i, v in enumerate(copy)]
-        elif type(value) is dict:
-            copy = list(value.items())
-            inner = [(f"{path}[{k!r}]", v) for k, v in copy]
-        elif type(value) is set:
-            copy, inner = set(value), []
-        elif type(value) is tuple:
-            for i, v in enumerate(value):
-                self._walk(v, f"{path}[{i}]", owners, depth - 1)
-            return
-        elif (type(value).__module__ in owners and hasattr(value, "__dict__")
-              and not isinstance(value, (type, ModuleType, FunctionType))):
-            copy = dict(vars(value))
-            inner = [(f"{path}.{k}", v) for k, v in copy.items()]
-        else:
-            return
-        self.kept[id(value)] = (path, value, copy)
-        for at, item in inner:
-            self._walk(item, at, owners, depth - 1)
-
-    def changes(self) -> list[str]:
-        changed: list[str] = []
-        for path, value, copy in self.kept.values():
-            if type(value) is list:
-                if len(value) != len(copy) or any(
-                        a is not b for a, b in zip(value, copy, strict=True)):
-                    value[:] = copy
-                    changed.append(f"the contents of {path}")
-            elif type(value) is dict:
-                now = list(value.items())
-                if len(now) != len(copy) or any(a[0] is not b[0] or a[1] is not b[1]
-                                                 for a, b in zip(now, copy, strict=True)):
-                    value.clear()
-                    value.update(copy)
-                    changed.append(f"the contents of {path}")
-            elif type(value) is set:
-                if value != copy:
-                    value.clear()
-                    value.update(copy)
-                    changed.append(f"the contents of {path}")
-            else:
-                fields = vars(value)
-                if fields.keys() != copy.keys() or any(fields[k] is not v for k, v in copy.items()):
-                    fields.clear()
-                    fields.update(copy)
-                    changed.append(path)
-        return changed
-
-
-class Guard:
-    """A picture of the kata's modules, its checks' data, Python's builtins and the standard
-    functions the checks use, to find and undo changes.
-
-    An exercise that replaces ``expect_equal`` or ``builtins.len``, or empties a step's list
-    of checks, could make every check pass; after the import and after every check the
-    picture is compared, anything changed is put back, and the change is reported instead of
-    the check's result.
-    """
-
-    def __init__(self) -> None:
-        self._sys_modules = sys.modules
-        self._modules = _kata_modules()
-        self._namespaces = {name: dict(vars(m)) for name, m in self._modules.items()}
-        self._stdlib = {name: (sys.modules[name], dict(vars(sys.modules[name])))
-                        for name in STDLIB if name in sys.modules}
-        self._builtins = dict(vars(builtins))
-        self._code: dict[int, tuple[FunctionType, Any, Any, Any]] = {}
-        self._classes: dict[int, tuple[type, dict[str, Any]]] = {}
-        for name, module in self._modules.items():
-            for value in vars(module).values():
-                if isinstance(value, FunctionType) and value.__module__ == name:
-                    self._code[id(value)] = (value, value.__code__, value.__defaults__,
-                                             value.__kwdefaults__)
-                elif isinstance(value, type) and value.__module__ == name:
-                    self._classes[id(value)] = (value, dict(vars(value)))
-        self._data = _Data(self._modules)
-
-    def changes(self) -> list[str]:
-        """What was changed since the picture, as ``module.name`` strings; undone on return."""
-        changed: list[str] = []
-        if sys.modules is not self._sys_modules:
-            sys.modules = self._sys_modules
-            changed.append("sys.modules")
-        for name, module in self._modules.items():
-            if sys.modules.get(name) is not module:
-                sys.modules[name] = module
-                changed.append(f"sys.modules[{name!r}]")
-            changed += _restore(vars(module), self._namespaces[name], f"{name}.")
-        for name, (module, namespace) in self._stdlib.items():
-            changed += _restore(vars(module), namespace, f"{name}.")
-        changed += _restore(vars(builtins), self._builtins, "builtins.")
-        for function, *picture in self._code.values():
-            for attribute, value in zip(("__code__", "__defaults__", "__kwdefaults__"), picture,
-                                        strict=True):
-                if getattr(function, attribute) is not value:
-                    setattr(function, attribute, value)
-                    changed.append(f"{function.__module__}.{function.__qualname__}.{attribute}")
-        for cls, attributes in self._classes.values():
-            current = vars(cls)
-            for key, value in attributes.items():
-                if current.get(key, _MISSING) is not value:
-                    with suppress(AttributeError, TypeError):
-                        setattr(cls, key, value)
-                    changed.append(f"{cls.__module__}.{cls.__qualname__}.{key}")
-        return changed + self._data.changes()
-
-
-def _restore(namespace: dict[str, Any], picture: dict[str, Any], prefix: str) -> list[str]:
-    """Put back every name of ``picture`` that ``namespace`` now binds to something else."""
-    changed: list[str] = []
-    for key, value in picture.items():
-        if namespace.get(key, _MISSING) is not value:
-            namespace[key] = value
-            changed.append(prefix + key)
-    return changed
-
-
-_MISSING = object()
-
-
-def tampering(changed: list[str]) -> str:
-    listed = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
-    return (f"your code replaced {listed}. The checks cannot be trusted while the code under "
-            "test changes the kata, Python's builtins or the standard functions the checks "
-            "use; remove the line that assigns to it (what it replaced was put back)")
-
-
 # Time limits -------------------------------------------------------------------------------
 
-# Bound before any learner code runs: an exercise that replaces these module attributes is
-# reported (see Guard), but the sandbox's own clock and watchdog must not depend on that.
-_monotonic = time.monotonic
 # A browser's Python may lack the watchdog (it is a thread); there no deadline is kept.
 _dump_later = getattr(faulthandler, "dump_traceback_later", None)
 _cancel_dump = getattr(faulthandler, "cancel_dump_traceback_later", None)
-_getpid = os.getpid
 _exit = os._exit
+"""The real ``os._exit``: ``borrowed_process`` replaces it while the learner's code runs."""
 
 
 @contextmanager
@@ -348,12 +171,12 @@ def execute(job: dict[str, Any], send: Send, dump: TextIO | None = None) -> None
     checks = [(index, step.checks[index]) for index in job["checks"]]
     here = tuple(job.get("backends", ("sqlite",)))
     path = Path(job["path"])
-    started = _monotonic()
+    started = time.monotonic()
     budget = float(job.get("budget_seconds", 0)) or None
-    owner = _getpid()
+    owner = os.getpid()
 
     def left() -> float | None:
-        return None if budget is None else budget - (_monotonic() - started)
+        return None if budget is None else budget - (time.monotonic() - started)
 
     def limit(seconds: float | None) -> float | None:
         remaining = left()
@@ -362,17 +185,15 @@ def execute(job: dict[str, Any], send: Send, dump: TextIO | None = None) -> None
         return min(seconds, remaining)
 
     def report(event: Event) -> None:
-        if _getpid() == owner:
+        if os.getpid() == owner:
             send(event)
 
     def forked_copy_ends() -> None:
-        if _getpid() != owner:
+        if os.getpid() != owner:
             _exit(0)
 
     capture = Capture(report)
     saved_streams = sys.stdout, sys.stderr
-    platform.here()  # found out now, so that the Guard's picture holds the answer
-    guard = Guard()
     report({"e": "ready", "thread": threading.get_ident()})
     try:
         sys.stdout = sys.stderr = capture
@@ -384,11 +205,6 @@ def execute(job: dict[str, Any], send: Send, dump: TextIO | None = None) -> None
                 report({"e": "load_error", "message": str(error)})
                 return
             forked_copy_ends()
-            changed = guard.changes()
-            if changed:
-                report({"e": "load_error", "message": f"importing {display_path(path)}: "
-                        + tampering(changed) + "."})
-                return
             report({"e": "loaded"})
         for index, check in checks:
             seconds = limit(job.get("check_seconds"))
@@ -401,9 +217,6 @@ def execute(job: dict[str, Any], send: Send, dump: TextIO | None = None) -> None
             with deadline(seconds, dump):
                 outcome, message, ran = outcome_on(check, impl, path, here)
                 forked_copy_ends()
-                changed = guard.changes()
-                if changed:
-                    outcome, message = "error", tampering(changed)
                 sys.stdout = sys.stderr = capture
                 report({"e": "done", "check": index, "outcome": outcome, "message": message,
                         "printed": capture.total, "ran": ran})
@@ -498,28 +311,23 @@ KATA_BUG = 70
 def main() -> None:
     """Entry point of the check process: ``python -c ... main()`` with the job as argv[1]."""
     job = json.loads(sys.argv[1])
-    # The key that signs events comes on stdin, which then reads as empty: unlike argv, no
-    # learner code can read it back, so no line it writes can pass for an event.
-    with os.fdopen(0, "rb", closefd=False) as given:
-        key = given.read().decode()
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-    # Events go out on the original stdout; anything written to file descriptor 1 from now on
-    # (C code, os.write, subprocesses) joins stderr, which the parent keeps an excerpt of.
+    # Events go out on the original stdout (stdin is /dev/null, given by the parent); anything
+    # written to file descriptor 1 from now on (a print() that got past the Capture, C code,
+    # os.write, subprocesses) joins stderr, which the parent keeps an excerpt of.
     events = os.fdopen(os.dup(1), "w", encoding="utf-8", errors="backslashreplace")
     os.dup2(2, 1)
-    write, flush, dumps, fstat = events.write, events.flush, json.dumps, os.fstat
     channel = events.fileno()
-    identity = fstat(channel)[1:3]  # (inode, device): still our pipe, not a file reusing the fd
+    identity = os.fstat(channel)[1:3]  # (inode, device): still our pipe, not a reused fd
     lock = threading.Lock()  # threads the learner started may print while a check reports
 
     def send(event: Event) -> None:
-        line = dumps({**event, "k": key}) + "\n"
+        line = json.dumps(event) + "\n"
         with lock:
             try:
-                if fstat(channel)[1:3] != identity:
+                if os.fstat(channel)[1:3] != identity:
                     raise OSError("the event channel was replaced")
-                write(line)
-                flush()
+                events.write(line)
+                events.flush()
             except (OSError, ValueError):
                 _exit(CHANNEL_LOST)
 
