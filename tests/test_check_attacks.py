@@ -28,7 +28,7 @@ from cqrs_kata.runner import isolation, sandbox
 from tests.test_check_isolation import cli, solved_with, write
 
 # make quick leaves these out: what a learner's code can do to the runner by mistake (loops,
-# exits, crashes, runaway output), each in a child process.
+# exits, crashes, runaway output and files), each in a child process.
 pytestmark = pytest.mark.slow
 
 LINUX = sys.platform.startswith("linux")
@@ -341,6 +341,45 @@ def test_a_kata_error_in_the_check_process_is_not_blamed_on_os_exit() -> None:
     assert ran.message.startswith("the check stopped on an error inside cqrs-kata while it ran")
     assert ran.message.endswith("ValueError: something the kata did not expect")
     assert ran.output == "", "the kata's traceback is not what the learner's code printed"
+
+# Files the code under test writes -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("where", "said"), [
+    ("tally", "your code wrote a file past the check's limit of 5 MB (exercises/step00.py, "
+              "line 5, in fill): is there a loop that never stops writing?"),
+    ("import", "importing exercises/step00.py wrote a file past the check's limit of 5 MB "
+               "(line 5, in fill): is there a loop that never stops writing?"),
+])
+def test_a_file_written_in_a_loop_is_stopped_at_the_size_limit(course: Path, where: str,
+                                                                said: str) -> None:
+    log = course / "runs.log"
+    fill = (f"from collections import Counter\n"
+            f"def fill():\n"
+            f"    with open({str(log)!r}, 'w') as f:\n"
+            f"        for _ in range(64):  # 64 MB: forgot to stop\n"
+            f"            f.write('x' * 1024 * 1024)\n")
+    calls = ("def tally(statuses):\n    fill()\n    return dict(Counter(statuses))\n"
+             if where == "tally" else
+             "fill()\ndef tally(statuses):\n    return dict(Counter(statuses))\n")
+    write(course, "00", fill + calls)
+    code, out = cli("check", "00", CQRS_KATA_FILE_MB="5")
+    assert code == 1, out
+    assert said in out, out
+    assert "CQRS_KATA_FILE_MB" in out
+    assert log.stat().st_size <= 5 * 1024 * 1024
+    assert_no_kata_traceback(out)
+
+
+def test_a_check_process_killed_at_the_file_limit_says_so() -> None:
+    """Python ignores SIGXFSZ, but code that restores its default is ended by it."""
+    child = isolation._Child(returncode=-signal.SIGXFSZ)
+    ran = isolation._death(child, Path("exercises/step00.py"), 1.0, None, importing=False)
+    assert ran.outcome == "error"
+    assert "was killed by SIGXFSZ" in ran.message
+    assert "a file it wrote grew past the check's limit" in ran.message
+    assert "CQRS_KATA_FILE_MB" in ran.message and "os._exit" not in ran.message
+
 
 # Files that are not what they seem ---------------------------------------------------------------
 

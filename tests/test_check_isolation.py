@@ -224,7 +224,7 @@ def test_a_printing_loop_is_cut_to_a_short_excerpt(course: Path) -> None:
     assert len(out) < 10_000
 
 
-# Checking in the caller's process; a setting --------------------------------------------------
+# Checking in the caller's process; settings -------------------------------------------------
 
 
 def test_in_process_route_still_catches_exits(course: Path,
@@ -242,3 +242,9 @@ def test_bad_time_limit_setting_is_one_sentence(course: Path) -> None:
     assert out == ("cqrs-kata: CQRS_KATA_CHECK_SECONDS='soon' is not a number of seconds above "
                    "0; unset it (the default is 10) or give e.g. 30\n")
 
+
+def test_bad_file_limit_setting_is_one_sentence(course: Path) -> None:
+    code, out = cli("check", "00", CQRS_KATA_FILE_MB="lots")
+    assert code == 2
+    assert out == ("cqrs-kata: CQRS_KATA_FILE_MB='lots' is not a number of megabytes above 0; "
+                   "unset it (the default is 1024) or give e.g. 4096\n")

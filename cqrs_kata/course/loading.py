@@ -8,6 +8,7 @@ what the learner's code raised with the helpers here, which never let that code'
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import stat
 import sys
@@ -55,6 +56,24 @@ def describe(error: BaseException) -> str:
     """``Type: message`` (just ``Type`` when the message is empty)."""
     text = message_of(error)
     return f"{name_of(error)}: {text}" if text else name_of(error)
+
+
+def past_file_limit(error: BaseException, at: str) -> str | None:
+    """For a write past the limit on a file's size that a check process sets (OSError EFBIG
+    while RLIMIT_FSIZE is set), what the code did and what to do; None for anything else."""
+    if not isinstance(error, OSError) or error.errno != errno.EFBIG:
+        return None
+    try:
+        import resource
+
+        most = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    except (ImportError, ValueError, OSError):
+        return None
+    if most == resource.RLIM_INFINITY:
+        return None
+    return (f"wrote a file past the check's limit of {most / 1024**2:g} MB{at}: is there a "
+            "loop that never stops writing? Write less, or, if the file must be that big, set "
+            "CQRS_KATA_FILE_MB to more megabytes")
 
 
 class LoadError(Exception):
@@ -124,6 +143,9 @@ def _import_failure(error: BaseException, path: Path, origin: str | None) -> str
         # Python's own complaint about the file (filename None: it holds NUL bytes)
         line = f", line {error.lineno}" if type(error.lineno) is int else ""
         return f"{shown}{line}: {message_of(error.msg)}; fix that line and check again."
+    too_big = past_file_limit(error, at)
+    if too_big:
+        return f"importing {shown} {too_big}."
     if isinstance(error, OSError) and not at:  # reading the file failed, not code in it
         return (f"{shown} cannot be read ({message_of(error.strerror or error)}); check that "
                 "the file is readable, then check again.")

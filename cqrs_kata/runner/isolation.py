@@ -8,7 +8,7 @@ its task is skipped; the other tasks go on in a fresh process, within the step's
 Where processes cannot be started (a browser kernel), the same sandbox runs in-process.
 
 What it guards against is what learners do by mistake (loops, exits, crashes, huge output,
-processes left running), not code written to fool the check: a self-check is a
+runaway files, processes left running), not code written to fool the check: a self-check is a
 learning aid, not an exam.
 """
 
@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
@@ -55,7 +55,7 @@ ISOLATION_ENV = "CQRS_KATA_IN_PROCESS"
 
 
 class SettingError(ValueError):
-    """An environment variable that sets a time limit holds something else."""
+    """An environment variable that sets a limit holds something else."""
 
 
 @dataclass(frozen=True)
@@ -63,27 +63,36 @@ class Limits:
     check: float
     imports: float
     step: float
+    file_bytes: int = sandbox.FILE_BYTES
+    """Largest file the check process may write ($CQRS_KATA_FILE_MB overrides)."""
 
 
 def limits() -> Limits:
-    """The time limits: the defaults above, or what the environment sets (a slow machine)."""
+    """The limits: the defaults above, or what the environment sets (a slow machine)."""
 
     def read(name: str, default: float) -> float:
-        text = os.environ.get(f"CQRS_KATA_{name}_SECONDS", "").strip()
-        if not text:
-            return default
-        try:
-            value = float(text)
-        except ValueError:
-            value = -1.0
-        if not 0 < value < 24 * 3600:
-            raise SettingError(f"CQRS_KATA_{name}_SECONDS={text!r} is not a number of seconds "
-                               f"above 0; unset it (the default is {default:g}) or give e.g. 30")
-        return value
+        return _setting(f"CQRS_KATA_{name}_SECONDS", default, "seconds", 24 * 3600, "30")
 
     harder = _harder()
+    megabytes = _setting("CQRS_KATA_FILE_MB", sandbox.FILE_BYTES / 1024**2, "megabytes",
+                         1024**2, "4096")
     return Limits(read("CHECK", CHECK_SECONDS * harder), read("IMPORT", IMPORT_SECONDS),
-                  read("STEP", STEP_SECONDS * harder))
+                  read("STEP", STEP_SECONDS * harder), int(megabytes * 1024**2))
+
+
+def _setting(name: str, default: float, unit: str, most: float, example: str) -> float:
+    """The number the environment variable ``name`` holds, or ``default`` when it is unset."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < most:
+        raise SettingError(f"{name}={text!r} is not a number of {unit} above 0; unset it (the "
+                           f"default is {default:g}) or give e.g. {example}")
+    return value
 
 
 def _harder() -> float:
@@ -366,6 +375,8 @@ def _death(child: _Child, path: Path, seconds: float | None, check_thread: int |
         except ValueError:
             name = f"signal {-code}"
         ended = f"was killed by {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
+        if name == "SIGXFSZ":
+            ended += " (a file it wrote grew past the check's limit)"
     else:
         ended = f"ended with exit status {code}"
     fatal = next((line for line in child.dump.splitlines() if line.startswith("Fatal")), "")
@@ -376,7 +387,10 @@ def _death(child: _Child, path: Path, seconds: float | None, check_thread: int |
         return Ran("error", f"the check stopped on an error inside cqrs-kata {during} (a bug in "
                    "the kata, or your code changed something of Python's or of the kata's that "
                    f"the checks use): {said}{at}")
-    if fatal or code in crashes:
+    if code is not None and -code == getattr(signal, "SIGXFSZ", None):
+        hint = ("does your code write to a file in a loop that never stops? Write less, or, if "
+                "the file must be that big, set CQRS_KATA_FILE_MB to more megabytes.")
+    elif fatal or code in crashes:
         hint = ("Python itself crashed, which plain Python code cannot do unless it recurses "
                 "very deep after raising sys.setrecursionlimit(), or calls into C (ctypes): "
                 "look for that.")
@@ -454,7 +468,7 @@ def run_checks(step: Step, path: Path, leave_out: Collection[int] = (),
     limit = limits()
     if step.backends:  # each check with a database runs once per backend: so much more time
         times = max(1, len(set(backends) & set(step.backends)))
-        limit = Limits(limit.check, limit.imports, limit.step * times)
+        limit = replace(limit, step=limit.step * times)
     pending = _ordered(step, leave_out)
     started = time.monotonic()
     while pending:
@@ -463,7 +477,8 @@ def run_checks(step: Step, path: Path, leave_out: Collection[int] = (),
             break
         job = {"step": step.number, "path": str(path), "checks": pending,
                "check_seconds": limit.check, "import_seconds": limit.imports,
-               "budget_seconds": budget, "backends": list(backends), "postgres": postgres}
+               "budget_seconds": budget, "backends": list(backends), "postgres": postgres,
+               "file_bytes": limit.file_bytes}
         child = _spawn(job, budget)
         at = _consume(child.events, run)
         if run.load_error is not None:
@@ -511,7 +526,7 @@ def run_checks(step: Step, path: Path, leave_out: Collection[int] = (),
 
 def _run_in_process(step: Step, path: Path, leave_out: Collection[int]) -> StepRun:
     """The same sandbox without a process around it: no time limit (nothing here could stop
-    a check: no watchdog thread, no signal) and no limit on memory, but the learner's
+    a check: no watchdog thread, no signal) and no limit on memory or files, but the learner's
     exits (os._exit included) and BaseExceptions are still caught, and what the code changes
     about the process by mistake (streams, folder, signal handlers) is put back."""
     events: list[dict[str, Any]] = []

@@ -3,10 +3,10 @@
 ``cqrs-kata check`` and ``check()`` run this in a child process (``cqrs_kata.runner.isolation``
 starts it and kills it at its deadline); where processes are unavailable (a browser kernel),
 ``execute`` runs in the caller's process instead. It defends against what learners do by
-mistake: code that loops, prints without end, exits or raises ``BaseException`` becomes an
-outcome with a sentence that says what happened, and none of it stops the report. Code
-written to fool the check on the learner's own machine is not guarded against: a self-check
-is a learning aid, not an exam.
+mistake: code that loops, prints without end, writes a file without end, exits or raises
+``BaseException`` becomes an outcome with a sentence that says what happened, and none of it
+stops the report. Code written to fool the check on the learner's own machine is not guarded
+against: a self-check is a learning aid, not an exam.
 
 Events are plain dicts, sent through ``send`` (JSON lines on the child's original stdout):
 ``loaded`` or ``load_error``; then per check ``start``, any number of ``out`` (the first
@@ -41,6 +41,7 @@ from cqrs_kata.course.loading import (
     load_module,
     message_of,
     name_of,
+    past_file_limit,
     where,
 )
 from cqrs_kata.course.structure import Check, get_step
@@ -51,6 +52,9 @@ Send = Callable[[Event], None]
 
 MEMORY_BYTES = 2 * 1024**3
 """Address space a check process may use, so a runaway list cannot take the machine down."""
+FILE_BYTES = 1024**3
+"""Largest file a check process may write, so a runaway loop cannot fill the disk
+($CQRS_KATA_FILE_MB overrides, read by ``isolation.limits``)."""
 
 
 # Output ------------------------------------------------------------------------------------
@@ -157,7 +161,11 @@ def _judged(error: BaseException, path: Path) -> tuple[str, str]:
         return "error", (f"your code called {exit_call(error)}{where(error, path, True)}; "
                          "a check cannot finish when the code under test exits. Raise an "
                          "exception instead.")
-    return "error", f"your code raised {describe(error)}{where(error, path, True)}"
+    at = where(error, path, True)
+    too_big = past_file_limit(error, at)
+    if too_big:
+        return "error", f"your code {too_big}."
+    return "error", f"your code raised {describe(error)}{at}"
 
 
 def execute(job: dict[str, Any], send: Send, dump: TextIO | None = None) -> None:
@@ -301,6 +309,23 @@ def _limit_memory() -> None:
         pass  # not on this platform: the deadline still bounds a runaway check
 
 
+def _limit_files(most: int) -> None:
+    """No file past ``most`` bytes: a write beyond it raises OSError (EFBIG) in the learner's
+    code, which the report names, instead of filling the disk. SIGXFSZ, whose default would
+    end the process instead, is ignored (Python does so at start-up; this makes it certain)."""
+    try:
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        wanted = most if hard == resource.RLIM_INFINITY else min(most, hard)
+        if soft == resource.RLIM_INFINITY or soft > wanted:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (wanted, hard))
+    except (ImportError, AttributeError, ValueError, OSError):
+        pass  # not on this platform: the deadline still bounds a runaway loop
+
+
 CHANNEL_LOST = 86
 """Exit status of a check process whose event channel the learner's code closed or replaced
 (``os.closerange``, ``os.dup2`` onto it): nothing it sends could reach the parent any more."""
@@ -336,6 +361,7 @@ def main() -> None:
     dump = open(job["dump_path"], "w", encoding="utf-8")  # noqa: SIM115 - lives to the end
     faulthandler.enable(file=dump, all_threads=True)  # crashes (segfaults) leave a stack too
     _limit_memory()
+    _limit_files(int(job.get("file_bytes", FILE_BYTES)))
     status, stderr = 0, sys.__stderr__
     try:
         execute(job, send, dump)
