@@ -171,6 +171,23 @@ def test_without_a_loop_a_rate_says_nothing_runs_it_and_tick_steps_it(dash: Dash
     assert dash.refresh().queued == 25 + 2 - 1
 
 
+def test_a_dashboard_no_view_shows_any_more_stops_writing(
+        dash: Dashboard, no_threads: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    dash.writer_rate.value = 100
+    dash.tick(0.1)  # never shown (a script, nbval): it runs
+    assert dash.refresh().written == 10 and not dash.stopped
+    dash._view_count = 1  # JupyterLab shows it
+    dash._view_count = 0  # its output was cleared
+    dash.tick(0.1)  # a page reload is shorter than UNSEEN_SECONDS: it runs on
+    assert dash.refresh().written == 20 and not dash.stopped
+    later = time.monotonic() + dashboard_module.UNSEEN_SECONDS
+    monkeypatch.setattr(dashboard_module.time, "monotonic", lambda: later)
+    dash.tick(0.1)
+    assert dash.stopped and dash.refresh().written == 20
+    assert dashboard_module.NOT_SHOWN in dash.text()
+    assert dash.writer_rate.value == 0 and dash.writer_rate.disabled
+
+
 def test_no_task_until_a_rate_is_set(dash: Dashboard, no_threads: None) -> None:
     async def body() -> None:
         record(dash, "acme", "ok", 2)

@@ -26,10 +26,12 @@ dashboard stops for good (its task is cancelled, so no tick starts after that, a
 ends at the loop's next turn if the loop takes one; its sliders go to 0 and are disabled, and
 it says so) on ``stop()`` or ``close()``, when a newer ``Dashboard`` is made for the same
 service object, when the notebook cell that made it runs again (JupyterLab tells the kernel
-which cell runs), when it is garbage collected, at interpreter exit (a kernel shutting down),
-and when its event loop cancels the task (``asyncio.run`` ending). The cell and service rules
-matter because ipywidgets keeps every widget alive until it is closed, and IPython keeps
-displayed results in ``Out``: an old dashboard is never collected.
+which cell runs), when no view has shown it for ``UNSEEN_SECONDS`` after one did (its output
+cleared, its cell deleted, its notebook closed: JupyterLab counts the views), when it is garbage
+collected, at interpreter exit (a kernel shutting down), and when its event loop cancels the
+task (``asyncio.run`` ending). The cell, service and view rules matter because ipywidgets keeps
+every widget alive until it is closed, and IPython keeps displayed results in ``Out``: an old
+dashboard is never collected.
 
 The widget has a plain-text form (its ``repr``), so a saved notebook reads well without a
 browser and nbval compares something deterministic. Both forms show any ``str`` safely: what
@@ -431,6 +433,10 @@ _LIVE: weakref.WeakSet[Dashboard] = weakref.WeakSet()
 """Dashboards not stopped yet: a new one stops those it replaces."""
 _LIVE_LOCK = threading.Lock()
 SAME_SERVICE = "a newer Dashboard for the same service replaced it"
+NOT_SHOWN = ("no view shows it any more (its output was cleared, its cell deleted or its "
+             "notebook closed)")
+UNSEEN_SECONDS = 3.0
+"""How long a dashboard that was shown may go unseen before it stops (a page reload is shorter)."""
 CELL_RUN_AGAIN = "the cell that made it ran again"
 
 
@@ -476,6 +482,8 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         self._calling = ""
         """The service call a tick is in, or was in last: what its messages name."""
         self._cell = _current_cell()
+        self._seen = False
+        self._unseen_since: float | None = None
 
         self.tenant = widgets.Dropdown(options=TENANTS, value=TENANTS[0], description="tenant")
         self.status = widgets.Dropdown(options=STATUSES, value=STATUSES[0], description="status")
@@ -501,6 +509,10 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         # Not at exit: _stop_all stops every task then.
         self._finalizer = weakref.finalize(self, self._pump.halt, "garbage collected")
         self._finalizer.atexit = False
+        # JupyterLab counts the views of the widget it shows (0 starts the count): one that was
+        # shown and is no longer (output cleared, cell deleted, notebook closed) stops.
+        self._view_count = 0
+        self.observe(self._on_views, names="_view_count")
         self.refresh()
         _take_over(self)
 
@@ -562,6 +574,13 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
             self._message += NO_LOOP
         self._redraw()
 
+    def _on_views(self, change: dict[str, Any]) -> None:
+        views = change["new"] or 0
+        if views > 0:
+            self._seen, self._unseen_since = True, None
+        elif self._seen and self._unseen_since is None:
+            self._unseen_since = time.monotonic()
+
     def tick(self, seconds: float = TICK_SECONDS) -> None:
         """One step of the background work: write and drain what the rates allow in ``seconds``.
 
@@ -570,6 +589,10 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         ``SLOW_TICK_SECONDS``, both sliders go to 0 and the dashboard says why.
         """
         started = time.monotonic()
+        if (self._unseen_since is not None and not self.stopped
+                and started - self._unseen_since >= UNSEEN_SECONDS):
+            self._halt(NOT_SHOWN)
+            return
         changed, problem = False, ""
         self._in_service = True
         allowed = _allow_interrupts()
