@@ -376,7 +376,7 @@ def right_on_generated_data_sets(impl: ModuleType) -> None:
                                  "each status of exactly this tenant's runs, counted; {} for "
                                  "a tenant with none")
 
-    search(DATA_SETS, play, 60)
+    search(DATA_SETS, play, 20)
 
 
 # Task 3 ------------------------------------------------------------------------------------
