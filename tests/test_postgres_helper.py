@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -91,3 +92,20 @@ def test_a_server_whose_owner_was_killed_is_stopped_and_deleted_by_its_watcher(
     assert nxt.returncode == 0, nxt.stderr
     assert nxt.stderr == ""  # no RuntimeDirWarning, though XDG_RUNTIME_DIR is unset
     assert not Path(str(conninfo_to_dict(nxt.stdout.strip())["host"])).exists()  # deleted at exit
+
+
+def test_a_damaged_template_is_dropped_and_the_server_starts_anyway(pg_dsn: str) -> None:
+    """Servers start from a copy of a cluster initdb made once (a /tmp cleaner may take files
+    from it): a damaged one is deleted, and that start runs initdb as without one."""
+    if os.environ.get(DSN_ENV):
+        pytest.skip(f"tests the throwaway server, and {DSN_ENV} may be set for want of one")
+    template = postgres._template()
+    assert (template / "PG_VERSION").is_file()
+    shutil.rmtree(template / "global")  # what a cleaner of old files in /tmp could leave
+    env = {k: v for k, v in os.environ.items() if k != DSN_ENV}
+    code = ("import psycopg; from cqrs_kata.db.postgres import dsn; "
+            "print(psycopg.connect(dsn()).execute('select 41 + 1').fetchone()[0])")
+    started = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=env, timeout=60, check=False)
+    assert started.returncode == 0 and started.stdout.strip() == "42", started.stderr
+    assert not (template / "PG_VERSION").exists() or (template / "global").is_dir()
