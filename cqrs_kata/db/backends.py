@@ -67,11 +67,19 @@ def wanted() -> tuple[Backend, ...]:
     return tuple(b for b in BACKENDS if b in asked)
 
 
+CHECKS_DSN_ENV = "CQRS_KATA_CHECKS_DSN"
+"""Set in a check process: the database its checks make their schemas in (its parent's)."""
+
+
 @cache
 def checks_database() -> str:
-    """A DSN of the one database this process's checks make their schemas in, made on first
-    call on :func:`cqrs_kata.db.postgres.dsn`'s server (a warm server: started once per
-    process). Raises ``PostgresUnavailable`` when none can be had."""
+    """A DSN of the one database this process's checks make their schemas in: its parent's
+    (``CQRS_KATA_CHECKS_DSN``), else made on first call on :func:`cqrs_kata.db.postgres.dsn`'s
+    server (a warm server: started once per process). Raises ``PostgresUnavailable`` when none
+    can be had."""
+    given = os.environ.get(CHECKS_DSN_ENV)
+    if given:
+        return given
     from cqrs_kata.db import postgres
 
     return postgres.fresh_database("cqrs_kata_checks")

@@ -228,6 +228,7 @@ def execute(job: dict[str, Any], send: Send, dump: TextIO | None = None) -> None
                 sys.stdout = sys.stderr = capture
                 report({"e": "done", "check": index, "outcome": outcome, "message": message,
                         "printed": capture.total, "ran": ran})
+        backends.drop_scratch()  # before "finished": the parent ends this process on it
         report({"e": "finished"})
     finally:
         sys.stdout, sys.stderr = saved_streams
@@ -357,7 +358,7 @@ def main() -> None:
                 _exit(CHANNEL_LOST)
 
     if job.get("postgres"):  # the caller's database for checks: its schemas go there
-        os.environ["CQRS_KATA_PG_DSN"] = job["postgres"]
+        os.environ[backends.CHECKS_DSN_ENV] = os.environ["CQRS_KATA_PG_DSN"] = job["postgres"]
     dump = open(job["dump_path"], "w", encoding="utf-8")  # noqa: SIM115 - lives to the end
     faulthandler.enable(file=dump, all_threads=True)  # crashes (segfaults) leave a stack too
     _limit_memory()
@@ -368,7 +369,6 @@ def main() -> None:
     except BaseException:  # a bug in the kata itself: the parent shows this
         traceback.print_exc(file=stderr)
         status = KATA_BUG
-    backends.drop_scratch()
     # Skip atexit handlers and the join of non-daemon threads the learner started: the report
     # is sent, and nothing the learner's code left running may delay it.
     _exit(status)
