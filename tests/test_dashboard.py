@@ -181,7 +181,7 @@ def test_a_dashboard_no_view_shows_any_more_stops_writing(
     dash.tick(0.1)  # a page reload is shorter than UNSEEN_SECONDS: it runs on
     assert dash.refresh().written == 20 and not dash.stopped
     later = time.monotonic() + dashboard_module.UNSEEN_SECONDS
-    monkeypatch.setattr(dashboard_module.time, "monotonic", lambda: later)
+    monkeypatch.setattr(time, "monotonic", lambda: later)
     dash.tick(0.1)
     assert dash.stopped and dash.refresh().written == 20
     assert dashboard_module.NOT_SHOWN in dash.text()
