@@ -61,3 +61,13 @@ def test_step06_alternatives_benchmark_runs(pg_dsn: str) -> None:
 def test_check_backends_benchmark_runs(pg_dsn: str) -> None:
     out = run("check_backends.py", "1")
     assert "both, warm" in out and "\n05 " in out and "\n06 " in out, out
+
+
+def test_watch_latency_benchmark_runs() -> None:
+    out = run("watch_latency.py", "02", "2")
+    assert "the new report" in out and "after a save" in out, out
+
+
+def test_bad_input_benchmark_runs(pg_dsn: str) -> None:
+    out = run("bad_input.py")
+    assert "refused cleanly" in out and "\nSQLite " in out, out
