@@ -33,11 +33,14 @@ SUMMARY_SQL = "SELECT status, COUNT(*) FROM runs WHERE tenant = ? GROUP BY statu
 
 def connect(path: str = ":memory:") -> sqlite3.Connection:
     """A connection to the database at ``path`` (in memory by default), with ``runs`` made."""
+    conn: sqlite3.Connection | None = None
     try:
         conn = sqlite3.connect(path)
         conn.execute(SCHEMA)
         conn.commit()
     except sqlite3.Error as error:  # the same type, with what to do: callers may catch it
+        if conn is not None:
+            conn.close()  # an open handle would keep the file locked (Windows)
         raise type(error)(f"cannot use {path!r} as step 01's database ({error}): give the path "
                           "of a SQLite file (or of a new one) in a folder that exists and that "
                           "you can write, or ':memory:'") from error

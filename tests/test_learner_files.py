@@ -125,7 +125,7 @@ def test_saved_says_what_each_version_holds(course: Path,
     run(capsys, "catchup", "03")  # the reference into step 02
     run(capsys, "restore", "1")  # saves the reference first
     _, listing, _ = run(capsys, "saved")
-    assert re.search(r"^ +1  step 02  before reset .* yours, 2 lines written +exercises/",
+    assert re.search(r"^ +1  step 02  before reset .* yours, 2 lines changed +exercises/",
                      listing, flags=re.M), listing
     assert re.search(r"^ +2  step 02  before restore .* the reference +exercises/", listing,
                      flags=re.M), listing

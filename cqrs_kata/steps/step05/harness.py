@@ -387,6 +387,7 @@ def check(impl: ModuleType, full: bool) -> None:
     failure = find(impl, full)
     if failure is not None:
         if full and failure.steps and "record_many(" in failure.steps[-1]:
-            failure.why += (" It broke in record_many, which is task 1's: fix what task 1's "
-                            "own checks report first, then check again.")
+            failure.why += (" It showed up in record_many, which is task 1's: if task 1's "
+                            "checks fail, fix those first; if they pass, look for a "
+                            "transaction or a lock that another call left open.")
         failure.fail_check()
