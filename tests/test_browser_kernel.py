@@ -259,3 +259,14 @@ def test_the_contract_table_marks_what_a_browser_kernel_does_not_check() -> None
     assert "      task 1: record_waits_for_the_lock  (local install only: needs threads)" in lines
     assert lines[-1] == ("21 of 21 rules backed by checks, 20 of them also in a browser kernel; "
                          "25 checks.")
+
+
+def test_generated_checks_try_a_quarter_of_their_cases_in_a_browser(
+        browser_kernel: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cqrs_kata.steps import driver
+
+    monkeypatch.delenv(driver.EXAMPLES_ENV, raising=False)
+    assert driver.here_count(driver.DEFAULT_EXAMPLES) == driver.DEFAULT_EXAMPLES // 4
+    assert driver.here_count(8) == 5
+    monkeypatch.setenv(driver.EXAMPLES_ENV, "500")  # asked for: the count given, there too
+    assert driver.here_count(500) == 500

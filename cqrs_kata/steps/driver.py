@@ -19,6 +19,7 @@ from typing import Any, ClassVar, NoReturn
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 
+from cqrs_kata import platform
 from cqrs_kata.course.expect import fail, same
 from cqrs_kata.course.paths import CourseNotFound, state_dir
 
@@ -110,6 +111,20 @@ class Player(ABC):
             raise self.fail(f"{type(error).__name__}: {error}", self.UNEXPECTED) from error
 
 
+BROWSER_SHARE = 4
+"""In a browser kernel (Pyodide: several times slower, and no time limit) generated checks try
+one case in this many, so that a step's check answers within seconds; a local install tries
+them all. ``$CQRS_KATA_HARNESS_EXAMPLES`` set means the count given, there too."""
+
+
+def here_count(count: int) -> int:
+    """``count`` generated cases, or a ``BROWSER_SHARE``-th of them (5 at least) in a browser
+    kernel."""
+    if platform.here().browser and not os.environ.get(EXAMPLES_ENV):
+        return max(5, count // BROWSER_SHARE)
+    return count
+
+
 def examples_wanted(default: int = DEFAULT_EXAMPLES) -> int:
     """Sequences per attack: $CQRS_KATA_HARNESS_EXAMPLES if set, else ``default`` (each
     harness has its own)."""
@@ -133,7 +148,7 @@ def search(strategy: st.SearchStrategy[Any], play_one: Callable[[Any], None],
     slow (step 05's, on database files), the first failing list of operations is shortened
     instead by dropping one operation at a time while it still fails, for at most that long.
     """
-    count = examples_wanted(default) if max_examples is None else max_examples
+    count = here_count(examples_wanted(default) if max_examples is None else max_examples)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"max_examples must be a whole number >= 1, got {count!r}")
     # Hypothesis caches what it learns from source files under $HYPOTHESIS_STORAGE_DIRECTORY

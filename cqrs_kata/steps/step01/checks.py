@@ -8,6 +8,7 @@ each statement as SQLite ran it, parameters filled in), passed to ``EXPLAIN QUER
 
 from __future__ import annotations
 
+import random
 import re
 import sqlite3
 import tempfile
@@ -19,11 +20,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from hypothesis import strategies as st
-
 from cqrs_kata.course.expect import expect_equal, expect_raises, fail, show
 from cqrs_kata.course.structure import Step, Task
-from cqrs_kata.steps.driver import search
 from cqrs_kata.steps.oracle import fold
 
 STEP = Step(
@@ -346,24 +344,36 @@ def the_database_counts(impl: ModuleType) -> None:
              "data is, and the index of task 3 then answers it without reading the runs")
 
 
-def _names() -> st.SearchStrategy[str]:
-    tricky = ["acme", "Acme", "ACME", "acme-eu", "acm", "acme ", " acme", "a%", "a_me",
-              "x' OR '1'='1", "?", "Zürich", "zürich", "ok", "OK", "fail", "fail'", "50%"]
-    text = st.text(st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs")),
-                   min_size=1, max_size=6).filter(lambda s: bool(s.strip()))
-    return st.one_of(st.sampled_from(tricky), text)
+TRICKY = ["acme", "Acme", "ACME", "acme-eu", "acm", "acme ", " acme", "a%", "a_me",
+          "x' OR '1'='1", "?", "Zürich", "zürich", "ok", "OK", "fail", "fail'", "50%"]
+"""Names that differ from another only in case, a prefix, a space or a wildcard of LIKE."""
+ALPHABET = "aAbzZ09_%?'\" -.,;:!$€ßéÉüÜ漢\u00a0"
+"""Letters, digits, punctuation, symbols and spaces for names made up at random."""
 
 
-DATA_SETS = st.tuples(st.lists(st.tuples(_names(), _names()), max_size=30),
-                      st.lists(_names(), max_size=4))
+def _name(rng: random.Random) -> str:
+    if rng.random() < 0.5:
+        return rng.choice(TRICKY)
+    made = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 6)))
+    return made if made.strip() else "x" + made
+
+
+def data_sets(count: int = 25, seed: int = 1) -> list[tuple[list[tuple[str, str]], list[str]]]:
+    """``count`` sets of runs (up to 30) and absent tenants (up to 4), the same every time,
+    smallest first: the first that fails is reported. Plain ``random``, not Hypothesis: in a
+    browser, importing Hypothesis alone takes seconds, and this check is step 01's."""
+    rng = random.Random(seed)
+    sets = [([], ["acme"]), ([("acme", "ok")], ["Acme", "acm", "acme-eu"])]
+    while len(sets) < count:
+        runs = [(_name(rng), _name(rng)) for _ in range(rng.randint(1, 30))]
+        sets.append((runs, [_name(rng) for _ in range(rng.randint(0, 4))]))
+    return sorted(sets, key=lambda example: len(example[0]))
 
 
 @STEP.check(task=2, backs=(COUNTS, EXACT))
 def right_on_generated_data_sets(impl: ModuleType) -> None:
     """summary() is right on generated data: odd names, prefixes, cases, empty tenants"""
-
-    def play(example: tuple[list[tuple[str, str]], list[str]]) -> None:
-        runs, absent = example
+    for runs, absent in data_sets():
         for indexed in (False, True):
             with closing(fresh()) as conn:
                 fill(conn, runs)
@@ -375,8 +385,6 @@ def right_on_generated_data_sets(impl: ModuleType) -> None:
                                  impl.summary(conn, tenant), truth(runs, tenant),
                                  "each status of exactly this tenant's runs, counted; {} for "
                                  "a tenant with none")
-
-    search(DATA_SETS, play, 20)
 
 
 # Task 3 ------------------------------------------------------------------------------------

@@ -362,8 +362,8 @@ class _Play(Player):
 
 
 def play(impl: ModuleType, ops: list[Operation], full: bool) -> None:
-    with tempfile.TemporaryDirectory(prefix="cqrs-kata-05-harness-",
-                                     dir=scratch_folder()) as folder:
+    with tempfile.TemporaryDirectory(prefix="cqrs-kata-05-harness-", dir=scratch_folder(),
+                                     ignore_cleanup_errors=True) as folder:
         world = _Play(impl, full, Path(folder))
         try:
             world.play(ops)

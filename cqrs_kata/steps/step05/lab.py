@@ -122,7 +122,9 @@ def scratch_folder() -> str | None:
 @contextmanager
 def lab(backend: backends.Backend | None = None) -> Iterator[Lab]:
     """A lab on ``backend``: the one the running check runs on, unless given."""
-    with tempfile.TemporaryDirectory(prefix="cqrs-kata-05-", dir=scratch_folder()) as folder:
+    # ignore_cleanup_errors: a process the code under test started may still be writing there.
+    with tempfile.TemporaryDirectory(prefix="cqrs-kata-05-", dir=scratch_folder(),
+                                     ignore_cleanup_errors=True) as folder:
         here = Lab(Path(folder), backends.current() if backend is None else backend)
         try:
             yield here

@@ -26,6 +26,7 @@ from cqrs_kata.course.expect import expect_equal, expect_raises, expect_returns,
 from cqrs_kata.course.structure import Step, Task
 from cqrs_kata.db import Database, backends, truth
 from cqrs_kata.db.backends import BACKENDS
+from cqrs_kata.steps.driver import here_count
 from cqrs_kata.steps.step05.lab import (
     Clock,
     Lab,
@@ -296,7 +297,7 @@ def hypothesis_check(examples: int, strategy: Any, body: Callable[[Any], None]) 
     """Run ``body`` on generated examples; the first failure (smallest found) is raised."""
     failures: list[BaseException] = []
 
-    @settings(max_examples=examples, **HYPOTHESIS)  # type: ignore[arg-type]
+    @settings(max_examples=here_count(examples), **HYPOTHESIS)  # type: ignore[arg-type]
     @given(strategy)
     def examples_of(value: Any) -> None:
         if failures:
@@ -471,7 +472,10 @@ def a_run_committed_during_a_refresh_is_counted_whole(impl: ModuleType) -> None:
         return db, partial(impl.refresh_summary, db, Clock(200.0))
 
     seen = statements_of(make)
-    for k in range(1, len(seen) + 1):
+    # SQLite's one writer at a time locks the other connection out of the whole transaction:
+    # there only a commit just before it can happen (PostgreSQL lets one in at any statement).
+    upto = 1 if backends.current() == "sqlite" else len(seen)
+    for k in range(1, upto + 1):
         with lab() as here:
             db, action = make(here)
             writer = here.again(db, busy_seconds=0.02)
