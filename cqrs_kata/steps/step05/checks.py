@@ -17,7 +17,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from functools import partial
 from types import ModuleType
 from typing import Any
@@ -29,7 +28,6 @@ from cqrs_kata.db import (
     EVENT_VERSION,
     Database,
     DatabaseError,
-    backends,
     truth,
     view_counts,
 )
@@ -42,8 +40,10 @@ from cqrs_kata.steps.step05.lab import (
     Tap,
     append,
     checkpoint_of,
+    committing_before,
     counted_upto,
     crashed,
+    cut_points,
     dead_positions,
     ids_follow,
     lab,
@@ -1242,20 +1242,12 @@ def a_run_committed_during_the_swap_counts_once(impl: ModuleType) -> None:
 
     seen = statements_of(make)
     last = max((i for i, sql in enumerate(seen, start=1) if sql.startswith("begin")), default=1)
-    # SQLite's one writer at a time locks the other connection out of the whole transaction:
-    # there only a commit just before it can happen (PostgreSQL lets one in at any statement).
-    upto = last if backends.current() == "sqlite" else len(seen)
-    for k in range(last, upto + 1):
+    for k in cut_points(seen, last):
         with lab() as here:
             db, action = make(here)
-            writer = here.again(db, busy_seconds=0.02)
-
-            def commit_a_run(n: int, sql: str, at: int = k, writer: Database = writer) -> None:
-                if n == at:  # SQLite: locked out by the rebuild's write lock, which is fine
-                    with suppress(Exception):
-                        append(writer, "t9", "late", at=9.0)
-
-            run_tapped(db, Tap(meanwhile=commit_a_run), action)
+            run_tapped(db, committing_before(here, db, k, partial(append, tenant="t9",
+                                                                   status="late", at=9.0)),
+                       action)
             caught_up(impl, db)
             called = (f"rebuild(every=3) while another connection committed a run (t9/late) "
                       f"just before statement {k} ({seen[k - 1][:50]!r}) of its last "

@@ -292,6 +292,27 @@ def run_tapped(db: Database, tap: Tap, action: Callable[[], object]) -> BaseExce
     return None
 
 
+def cut_points(seen: Sequence[str], first: int) -> range:
+    """The statements from ``first`` on (1-based, of ``seen``) before which another connection
+    can commit: any of them on PostgreSQL; on SQLite only ``first``, the transaction's BEGIN,
+    since SQLite's one writer at a time locks the other out of the rest."""
+    return range(first, (first if backends.current() == "sqlite" else len(seen)) + 1)
+
+
+def committing_before(here: Lab, db: Database, k: int,
+                      write: Callable[[Database], object]) -> Tap:
+    """A tap for ``db`` that, just before its statement ``k``, runs ``write`` on another
+    connection, which commits (unless locked out, which is fine: then nothing happened)."""
+    other = here.again(db, busy_seconds=0.02)
+
+    def commit(n: int, sql: str) -> None:
+        if n == k:
+            with suppress(Exception):
+                write(other)
+
+    return Tap(meanwhile=commit)
+
+
 def crashed(lab: Lab, db: Database) -> Database:
     """The process that used ``db`` is dead: close it (its open transaction rolls back) and
     return a new connection to the same database, as a restarted process would open."""

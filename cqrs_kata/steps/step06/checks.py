@@ -31,7 +31,9 @@ from cqrs_kata.steps.step05.lab import (
     Clock,
     Lab,
     Tap,
+    committing_before,
     crashed,
+    cut_points,
     lab,
     numbered,
     run_tapped,
@@ -472,20 +474,11 @@ def a_run_committed_during_a_refresh_is_counted_whole(impl: ModuleType) -> None:
         return db, partial(impl.refresh_summary, db, Clock(200.0))
 
     seen = statements_of(make)
-    # SQLite's one writer at a time locks the other connection out of the whole transaction:
-    # there only a commit just before it can happen (PostgreSQL lets one in at any statement).
-    upto = 1 if backends.current() == "sqlite" else len(seen)
-    for k in range(1, upto + 1):
+    for k in cut_points(seen, 1):
         with lab() as here:
             db, action = make(here)
-            writer = here.again(db, busy_seconds=0.02)
-
-            def commit_a_run(n: int, sql: str, at: int = k, writer: Database = writer) -> None:
-                if n == at:  # SQLite: locked out by the refresh's write lock, which is fine
-                    with suppress(Exception):
-                        add_runs(writer, [("t9", "ok")])
-
-            run_tapped(db, Tap(meanwhile=commit_a_run), action)
+            run_tapped(db, committing_before(here, db, k, partial(add_runs, runs=[("t9", "ok")])),
+                       action)
             called = (f"refresh_summary(db, clock at 200.0) while another connection committed "
                       f"a run (t9/ok) just before its statement {k} ({seen[k - 1][:50]!r})")
             got = state(db)
