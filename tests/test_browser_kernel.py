@@ -270,3 +270,13 @@ def test_generated_checks_try_a_quarter_of_their_cases_in_a_browser(
     assert driver.here_count(8) == 5
     monkeypatch.setenv(driver.EXAMPLES_ENV, "500")  # asked for: the count given, there too
     assert driver.here_count(500) == 500
+
+
+def test_in_a_browser_the_report_says_postgresql_runs_in_a_local_install(
+        browser_kernel: None) -> None:
+    from cqrs_kata.runner.report import step_report
+
+    text = step_report(run_step(get_step("06"), "solutions", tasks=[2])).text
+    assert ("Your SQL ran on SQLite only: a browser kernel has no PostgreSQL; in a local "
+            "install `cqrs-kata check` runs it on both.") in text, text
+    assert "doctor" not in text

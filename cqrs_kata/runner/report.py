@@ -148,6 +148,9 @@ def _backend_note(result: StepResult) -> str | None:
     if "postgresql" in ran:
         return ("Your SQL ran on SQLite and PostgreSQL: each check with a database on "
                 "PostgreSQL once it passed on SQLite (crash checks run on SQLite only).")
+    if result.backends_missing and platform.here().browser:
+        return ("Your SQL ran on SQLite only: a browser kernel has no PostgreSQL; in a local "
+                "install `cqrs-kata check` runs it on both.")
     if result.backends_missing:
         return (f"Your SQL ran on SQLite only. Not on PostgreSQL: "
                 f"{result.backends_missing.rstrip('.')}. It must run there too; "
