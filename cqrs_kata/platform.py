@@ -12,6 +12,7 @@ Tests pretend to be somewhere else with :func:`pretend` (or by monkeypatching ``
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator
@@ -111,6 +112,21 @@ def pretend(capabilities: Capabilities) -> Iterator[None]:
         _detected = saved
 
 
+SCRATCH_ENV = "CQRS_KATA_SCRATCH"
+"""Set in a check process: its own scratch folder, which the runner removes when it ends."""
+
+
+def scratch_folder() -> str | None:
+    """Where scratch databases and files go: a check process's own folder (removed with all
+    in it when that process ends, however it ends), else memory-backed /dev/shm when there
+    is one (no disk writes at all), else None: the usual temporary folder."""
+    given = os.environ.get(SCRATCH_ENV)
+    if given and os.path.isdir(given):
+        return given
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+
+
 def has(need: Need) -> bool:
     return here().has(need)
 
@@ -153,5 +169,21 @@ def check_needs(needs: Iterable[str]) -> tuple[Need, ...]:
     return tuple(n for n in NEEDS if n in wanted)
 
 
-__all__ = ["BROWSER", "IN_BROWSER", "LOCAL_ONLY", "NEEDS", "Capabilities", "Need", "check_needs",
-           "detect", "has", "here", "local_only", "missing", "pretend", "reason"]
+__all__ = [
+    "BROWSER",
+    "IN_BROWSER",
+    "LOCAL_ONLY",
+    "NEEDS",
+    "SCRATCH_ENV",
+    "Capabilities",
+    "Need",
+    "check_needs",
+    "detect",
+    "has",
+    "here",
+    "local_only",
+    "missing",
+    "pretend",
+    "reason",
+    "scratch_folder",
+]

@@ -371,6 +371,26 @@ def test_a_file_written_in_a_loop_is_stopped_at_the_size_limit(course: Path, whe
     assert_no_kata_traceback(out)
 
 
+def test_what_a_check_left_in_the_temporary_folder_goes_when_it_is_stopped(
+        course: Path) -> None:
+    """A check stopped at its time limit runs no cleanup of its own: the runner removes the
+    check process's scratch folder (its TMPDIR), files and all."""
+    write(course, "00", "import tempfile, os\nfrom collections import Counter\n"
+                        "def tally(statuses):\n"
+                        "    path = os.path.join(tempfile.gettempdir(), 'left-behind.bin')\n"
+                        "    with open(path, 'wb') as f:\n"
+                        "        f.write(b'x' * 1024)\n"
+                        "    print(path, flush=True)\n"
+                        "    while True:\n"
+                        "        pass\n")
+    code, out = cli("check", "00", CQRS_KATA_CHECK_SECONDS="1")
+    assert code == 1 and "did not finish within 1 s" in out, out
+    printed = re.search(r"(/\S*left-behind\.bin)", out)
+    assert printed, out
+    assert not Path(printed.group(1)).exists()
+    assert not Path(printed.group(1)).parent.exists()
+
+
 def test_a_check_process_killed_at_the_file_limit_says_so() -> None:
     """Python ignores SIGXFSZ, but code that restores its default is ended by it."""
     child = isolation._Child(returncode=-signal.SIGXFSZ)

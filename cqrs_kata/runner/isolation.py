@@ -19,6 +19,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -265,12 +266,17 @@ def _spawn(job: dict[str, Any], budget: float) -> _Child:
         job = {**job, "dump_path": dump.name}
         marker = f"{MARKER_ENV}={uuid.uuid4().hex}"
         name, _, value = marker.partition("=")
+        # Everything the checks and the code under test write to a temporary folder goes here,
+        # and goes away with the process, even when it was killed mid-check.
+        scratch = tempfile.mkdtemp(prefix="cqrs-kata-check-", dir=platform.scratch_folder())
+        scratch_env = {platform.SCRATCH_ENV: scratch, "TMPDIR": scratch}
         # -I: neither PYTHONPATH nor a learner's random.py in the current folder can shadow
         # what the kata imports; the kata's own folder is put on the path explicitly.
         process = subprocess.Popen(
             [sys.executable, "-I", "-c", _BOOT, package_home, json.dumps(job)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=(os.name == "posix"), env={**os.environ, name: value},
+            start_new_session=(os.name == "posix"),
+            env={**os.environ, name: value, **scratch_env},
         )
         assert process.stdout and process.stderr
         events: queue.Queue[dict[str, Any] | None] = queue.Queue()
@@ -287,6 +293,7 @@ def _spawn(job: dict[str, Any], budget: float) -> _Child:
             _kill(process)
             child.returncode = process.wait()
             _sweep(marker)
+            shutil.rmtree(scratch, ignore_errors=True)
             for reader in readers:
                 # A process the learner started may hold the pipes open even now (one whose
                 # environment was emptied): then the reader is left to finish on its own.

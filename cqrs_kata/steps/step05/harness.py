@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from hypothesis import strategies as st
 
 from cqrs_kata.db import Database, SQLiteDatabase, truth, view_counts
+from cqrs_kata.platform import scratch_folder
 from cqrs_kata.steps.driver import HarnessFailure, Player, search
 from cqrs_kata.steps.oracle import Counts, fold
 from cqrs_kata.steps.step05.lab import (
@@ -36,7 +37,6 @@ from cqrs_kata.steps.step05.lab import (
     append,
     quick,
     run_tapped,
-    scratch_folder,
     valid,
 )
 

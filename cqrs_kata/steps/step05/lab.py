@@ -6,7 +6,6 @@ outbox counted up to a checkpoint.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +21,7 @@ from cqrs_kata.db import (
     SQLiteDatabase,
     backends,
 )
+from cqrs_kata.platform import scratch_folder
 from cqrs_kata.steps.oracle import Counts, fold, usable_name
 
 VIEW = "board"
@@ -110,13 +110,6 @@ def quick(db: SQLiteDatabase) -> SQLiteDatabase:
     dies (its connection closes), never the machine, so nothing the checks see changes."""
     db._conn.execute("PRAGMA synchronous=OFF")
     return db
-
-
-def scratch_folder() -> str | None:
-    """Where the checks' databases go: memory-backed /dev/shm when there is one (no disk
-    writes at all), else the usual temporary folder."""
-    shm = Path("/dev/shm")
-    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
 
 
 @contextmanager
