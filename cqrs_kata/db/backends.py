@@ -44,12 +44,6 @@ def using(backend: Backend) -> Iterator[None]:
         _current.reset(token)
 
 
-def label(backends: tuple[str, ...] | list[str]) -> str:
-    """``("sqlite", "postgresql")`` as "SQLite and PostgreSQL"."""
-    names = [LABELS.get(b, b) for b in backends]
-    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 class SettingError(ValueError):
     """``CQRS_KATA_BACKENDS`` names something that is not a backend."""
 

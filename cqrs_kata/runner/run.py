@@ -93,8 +93,6 @@ class StepResult:
     time_limit: bool = True
     """The checks ran in a process of their own with a deadline; False in a browser kernel,
     where they run in the kernel itself and nothing could stop an endless loop."""
-    backends: tuple[str, ...] = ()
-    """The databases this step's checks run the learner's SQL on here (empty: no SQL)."""
     backends_missing: str | None = None
     """Why a database the step's checks use could not be had here (PostgreSQL), if so."""
 
@@ -148,9 +146,7 @@ def run_step(step: Step, target: Target | Path = "exercises",
                for i, c in enumerate(step.checks) if i not in unwanted]
     tasks_run = tuple(TaskResult(task, tuple(r for r in results if r.check.task == task.number))
                       for task in wanted)
-    used = tuple(b for b in here if b in step.backends)
-    return StepResult(step, path, tasks_run, time_limit=timed, backends=used,
-                      backends_missing=missing)
+    return StepResult(step, path, tasks_run, time_limit=timed, backends_missing=missing)
 
 
 def databases_for(step: Step) -> tuple[tuple[str, ...], str | None, str | None]:
