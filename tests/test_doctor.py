@@ -75,7 +75,7 @@ def test_no_postgresql_is_only_a_warning(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("CQRS_KATA_PG_DSN", f"host={tmp_path} dbname=nowhere")
     found = doctor.check_postgres()
     assert found.level == "warning"
-    assert "CQRS_KATA_PG_DSN" in found.detail and "steps 05 and 06" in found.fix
+    assert "CQRS_KATA_PG_DSN" in found.detail and "steps 05 to 07" in found.fix
 
 
 @pytest.mark.parametrize(("free", "level"), [(100 * 2**20, "problem"), (2**29, "warning"),

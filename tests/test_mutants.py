@@ -37,7 +37,7 @@ from tests.support.mutants import MUTANTS, mutant_source
 # make quick leaves these out: the mutation suites: every known-wrong solution checked.
 pytestmark = pytest.mark.slow
 
-STEPS = ("01", "02", "03", "04", "05", "06")
+STEPS = ("01", "02", "03", "04", "05", "06", "07")
 REAL_VERDICTS = frozenset({"wrong", "error", "timeout"})
 MIN_MUTANTS_PER_STEP = 30
 STEP_SECONDS = 45.0
@@ -51,6 +51,8 @@ TARGET_TASK: dict[str, dict[str, int]] = {
     "04": {"apply": 1, "deliver": 2, "rebuild": 3},
     "05": {"record_many": 1, "project_batch": 2, "lag": 3, "rebuild": 4},
     "06": {"refresh_summary": 1, "staleness": 2, "summary": 2, "choose": 3},
+    "07": {"finish": 1, "upcast": 2, "apply": 2, "rebuild": 2, "send_alerts": 3, "contract": 4,
+           "read": 4, "simpler": 5},
 }
 
 NOT_CAUGHT_YET: dict[str, str] = {

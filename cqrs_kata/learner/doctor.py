@@ -4,7 +4,7 @@ Each check is a small function that returns a :class:`Finding`: ``ok``, a ``warn
 course runs, something is off: say so) or a ``problem`` (the room cannot start here), with what
 to do about it. The command exits with 0 when no check found a problem.
 
-PostgreSQL is only a warning when missing: only the PostgreSQL parts of steps 05 and 06 need it,
+PostgreSQL is only a warning when missing: only the PostgreSQL parts of steps 05 to 07 need it,
 and they say so and run the rest.
 """
 
@@ -214,9 +214,9 @@ def _run_in_kernel(manager: Any, client: Any, code: str, kernel_name: str, timeo
 
 
 def check_postgres() -> Finding:
-    """A PostgreSQL server for steps 05 and 06: $CQRS_KATA_PG_DSN's, or a throwaway one."""
+    """A PostgreSQL server for steps 05 to 07: $CQRS_KATA_PG_DSN's, or a throwaway one."""
     started = time.monotonic()
-    fix = ("only the PostgreSQL parts of steps 05 and 06 need it (they say so and the rest "
+    fix = ("only the PostgreSQL parts of steps 05 to 07 need it (they say so and the rest "
            "runs); to have them, set CQRS_KATA_PG_DSN to a server you can reach")
     try:
         from cqrs_kata.db.postgres import DSN_ENV, unavailable_reason
@@ -242,7 +242,7 @@ def check_disk(folders: Sequence[Path] | None = None,
     detail = f"{least / 2**30:.1f} GiB free in {folder}"
     if least < DISK_PROBLEM:
         return Finding("disk", "problem", detail,
-                       f"free at least {DISK_WARNING // 2**30} GiB there (steps 05 and 06 "
+                       f"free at least {DISK_WARNING // 2**30} GiB there (steps 05 to 07 "
                        "write databases of some hundred MB)")
     if least < DISK_WARNING:
         return Finding("disk", "warning", detail,
