@@ -141,8 +141,9 @@ class Contract:
     """The view's consistency contract, as data that readers and the checks read."""
 
     staleness_s: float
-    """The oldest answer ``read`` gives, in seconds: the age of the oldest event the view has
-    not taken. Older, and ``read`` raises ``TooStale`` instead of answering."""
+    """The oldest answer ``read`` gives, in seconds: its ``age``, measured from the first event
+    after the checkpoint (in position order, which is commit order). Older, and ``read`` raises
+    ``TooStale`` instead of answering."""
     prefix: bool
     """Whether every answer is the fold of the log's positions 1 to the ``position`` it is
     returned with: all of them and nothing after (no gaps, no half-taken batch)."""

@@ -146,8 +146,11 @@ def _backend_note(result: StepResult) -> str | None:
     if not ran:
         return None
     if "postgresql" in ran:
+        sqlite_only = any(r.check.backends == ("sqlite",) and r.outcome != "todo"
+                          for t in result.tasks for r in t.results)
         return ("Your SQL ran on SQLite and PostgreSQL: each check with a database on "
-                "PostgreSQL once it passed on SQLite (crash checks run on SQLite only).")
+                "PostgreSQL once it passed on SQLite"
+                + (" (its crash checks run on SQLite only)." if sqlite_only else "."))
     if result.backends_missing and platform.here().browser:
         return ("Your SQL ran on SQLite only: a browser kernel has no PostgreSQL; in a local "
                 "install `cqrs-kata check` runs it on both.")
