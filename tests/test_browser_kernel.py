@@ -145,7 +145,7 @@ def test_progress_counts_what_runs_only_in_a_local_install(course: Path,
            "only in a local install)" in text
     assert "  · task 2  Apply a batch and its checkpoint together         not started (1 check " \
            "only in a local install)" in text
-    assert text.endswith("0 of 24 tasks pass.\n8 checks run only in a local install (see README "
+    assert text.endswith("0 of 29 tasks pass.\n8 checks run only in a local install (see README "
                          "'Start').")
 
 

@@ -43,7 +43,7 @@ STEP = Step(
     tasks=(
         Task(
             1,
-            "Separate roles: the command side decides from the write model",
+            "Separate roles: decide from the write model",
             builds=("Runs.finish",),
             hints=(
                 "`start` is written: read it. `finish` refuses a bad `run_id` or `status` "
@@ -62,7 +62,7 @@ STEP = Step(
         ),
         Task(
             2,
-            "Reads rebuild from writes: upcast, move the counts, rebuild aside",
+            "Rebuildable: upcast, move counts, rebuild aside",
             builds=("upcast", "apply", "Projector.rebuild"),
             hints=(
                 "`upcast` is plain Python on one `Event`: version first (above `VERSION`: "
@@ -84,7 +84,7 @@ STEP = Step(
         ),
         Task(
             3,
-            "Idempotent under replays: alerts exactly once",
+            "Idempotent: one alert per crossing, resent safely",
             builds=("Projector.send_alerts",),
             hints=(
                 "The ledger row was written with the counts, in the batch's transaction: it is "
@@ -101,7 +101,7 @@ STEP = Step(
         ),
         Task(
             4,
-            "Consistency documented: the contract as data, and a read that keeps it",
+            "Consistency documented: the contract, kept",
             builds=("contract", "Projector.read"),
             hints=(
                 "`contract()` returns a `Contract`: the view is one log folded in order with "
@@ -120,7 +120,7 @@ STEP = Step(
         ),
         Task(
             5,
-            "Simpler considered: why not an index, a summary or inline counters",
+            "Simpler considered, with a measured number",
             builds=("simpler",),
             hints=(
                 "Run step 06's bench (`cqrs-kata bench`, or notebook 06) and look at the "
