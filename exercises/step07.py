@@ -54,7 +54,9 @@ VERSION = 2
 tenant."""
 
 LEGACY_TENANT = "legacy"
-"""The tenant every version 1 event belongs to: the first release served only this one."""
+"""The tenant every version 1 event belongs to: the first release served only this one, and
+its rows in ``runs`` were migrated to this name, so a version 1 start and the version 2 finish
+of the same run count under one tenant."""
 
 ALERT_AT = 3
 """A tenant's failures crossing each multiple of this (3, 6, 9, ...) raise one alert."""
@@ -96,7 +98,9 @@ class MoveRefused(ValueError):
 
 class UnknownVersion(RuntimeError):
     """An event written in a shape newer than this code reads: deploy the code that reads it.
-    Nothing was taken: guessing would count it wrong, and skipping it would lose it for good."""
+    Nothing was taken: guessing would count it wrong, and setting it aside would count the
+    events after it without it (a run's finish without its start). Deploy readers of a new
+    version before any writer writes it."""
 
 
 class NotCaughtUp(RuntimeError):
@@ -145,8 +149,10 @@ class Contract:
 
     staleness_s: float
     """The oldest answer ``read`` gives, in seconds: its ``age``, measured from the first event
-    after the checkpoint (in position order, which is commit order). Older, and ``read`` raises
-    ``TooStale`` instead of answering."""
+    after the checkpoint (in position order, which is commit order because every append takes
+    the outbox's lock). Older, and ``read`` raises ``TooStale`` instead of answering. The age
+    compares the reader's clock with the writer's ``recorded_at``: their clocks must agree to
+    well within it."""
     prefix: bool
     """Whether every answer is the fold of the log's positions 1 to the ``position`` it is
     returned with: all of them and nothing after (no gaps, no half-taken batch)."""
@@ -292,7 +298,13 @@ def apply(db: Database, view: str, event: Event) -> None:
     send anything here: a rolled-back transaction cannot take back a message.
 
     A replay, a rebuild into another version and a second projector cross the same thresholds
-    at the same events, so they find the key there already and add nothing.
+    at the same events, so they find the key there already and add nothing. (That holds because
+    every version folds with this same code: a version whose rules changed would cross other
+    thresholds over old history, and must not record effects for what the live one took.)
+
+    Counts move without looking at the run: a start set aside as a dead letter leaves its
+    finish taking ``started`` to -1. In a view that moves counts, a dead letter breaks the
+    counts until it is repaired and the view rebuilt: alarm on any bucket below 0.
     """
     raise NotImplementedError(
         "apply is not written yet: step 07, task 2 "
@@ -393,16 +405,20 @@ class Projector:
         ``self.take(new, every)``, one transaction per call, until a call takes fewer than
         ``every``. Readers and the live projector carry on with the live version meanwhile.
 
-        Then, in ONE transaction: hold the live version still (``UPDATE checkpoints SET
-        position = position WHERE view = ?`` with the live version: the live projector now
-        waits for this commit), take every event left into the new version (``take`` until it
-        returns 0), and point ``live_views`` at it (``INSERT ... ON CONFLICT (name) DO UPDATE
-        SET view = excluded.view``). Readers see the old version until that commit and the new
-        one after it: never a half-built one, and never one that has taken fewer events than
-        the one they saw before.
+        Then, in ONE transaction: hold the live version still (``INSERT INTO checkpoints (view,
+        position) VALUES (?, 0) ON CONFLICT (view) DO UPDATE SET position =
+        checkpoints.position`` with the live version, which locks its checkpoint row even before
+        it has one: the live projector now waits for this commit), take every event left into
+        the new version (``take`` until it returns 0), and point ``live_views`` at it (``INSERT
+        ... ON CONFLICT (name) DO UPDATE SET view = excluded.view``). Readers see the old
+        version until that commit and the new one after it: never a half-built one, and never
+        one that has taken fewer events than the one they saw before.
 
         The new version crosses the same thresholds at the same events as the old one did:
         their alerts' keys are in the ledger already, so nothing is sent again.
+
+        Run one rebuild of a view at a time (from one scheduler): the live version is checked
+        once, before the work, and two rebuilds at once could switch under each other.
         """
         raise NotImplementedError(
             "Projector.rebuild is not written yet: step 07, task 2 "
