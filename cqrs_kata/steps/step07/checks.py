@@ -142,8 +142,9 @@ STEP = Step(
         "finishes of one run both pass and write two events.",
         "Upcasting every event without a tenant to the legacy tenant, whatever its version: a "
         "version 2 event without a tenant is poison, not history.",
-        "Setting aside (or skipping) an event of an unknown newer version: it is lost for good "
-        "once the checkpoint passes it. Stop and deploy.",
+        "Setting aside (or skipping) an event of an unknown newer version: the events after it "
+        "are then counted without it (a finish without its start). Stop, and deploy readers of "
+        "a new version before any writer writes it.",
         "Sending the alert from apply, inside the batch's transaction: a rollback or a replay "
         "sends it again, with nothing to tell the receiver it is the same one.",
         "An idempotency key made with uuid4() or the view version's name: a rebuild makes new "
