@@ -3,7 +3,7 @@
 Usage: python benchmarks/check_backends.py [RUNS]
 Warm: ``run_step`` on the reference, in one process that keeps its embedded PostgreSQL server
 and its checks database between runs (a notebook kernel, ``cqrs-kata watch``); the first run,
-which starts the server, is left out of the median. Cold: ``cqrs-kata check 05`` as a new
+which starts the server, is left out of the median. Cold: ``cqrs-kata check NN`` as a new
 process, which starts a server of its own and stops it at the end.
 """
 
@@ -49,7 +49,7 @@ def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     print(f"check the reference, median of {runs} runs (slowest in brackets)")
     print(f"{'step':<6}{'SQLite only, warm':>20}{'both, warm':>16}{'both, cold CLI':>18}")
-    for step in ("02", "05", "06"):
+    for step in ("02", "05", "06", "07"):
         row = []
         for which in ("sqlite", "sqlite,postgresql"):
             times = warm(step, runs, which)
