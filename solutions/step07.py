@@ -277,11 +277,12 @@ def upcast(event: Event) -> Event:
     guess its meaning, and do not set it aside: ``project_batch`` lets the error out, the
     batch rolls back, and the view waits for the code that reads it.
 
-    Checked, after upcasting: ``version`` an int (not a bool) of 1 or more; ``type``
-    ``RUN_STARTED`` with status ``STARTED``, or ``RUN_FINISHED`` with a status in ``FINAL``;
-    ``run_id`` an int of 1 or more; ``tenant`` a name ``validate_name`` accepts. Otherwise
-    raise ``TypeError`` or ``ValueError`` (a poison event: ``project_batch`` sets it aside as a
-    dead letter, with your message as the reason).
+    Look at the version first, whatever the other fields hold: it must be an int (not a bool)
+    of 1 or more, and only then is it compared with ``VERSION``. Checked after upcasting:
+    ``type`` ``RUN_STARTED`` with status ``STARTED``, or ``RUN_FINISHED`` with a status in
+    ``FINAL``; ``run_id`` an int of 1 or more; ``tenant`` a name ``validate_name`` accepts.
+    Otherwise raise ``TypeError`` or ``ValueError`` (a poison event: ``project_batch`` sets it
+    aside as a dead letter, with your message as the reason).
 
     Pure: no database, no clock, no state. The same row upcasts the same way today and in a
     rebuild years from now.

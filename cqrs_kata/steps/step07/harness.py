@@ -93,7 +93,7 @@ class Capstone(faults.Subject):
                                                   getattr(sent, "fails", None))
 
 
-EXAMPLES = {"sqlite": 25, "postgresql": 8}
+EXAMPLES = {"sqlite": 12, "postgresql": 4}
 """Sequences tried per backend: a PostgreSQL play opens a schema and four connections, and
 takes about four times as long as one on SQLite files."""
 
