@@ -335,18 +335,6 @@ def tables(db: Database) -> dict[str, list[tuple[Any, ...]]]:
                          key=repr) for name in ALL_TABLES}
 
 
-def writes_to(seen: list[str], names: tuple[str, ...]) -> list[str]:
-    """The statements of ``seen`` that write one of the tables ``names``."""
-    found = []
-    for sql in seen:
-        words = sql.replace("(", " ").split()
-        writing = words[:1] in (["insert"], ["update"], ["delete"]) or sql.startswith(
-            ("replace", "drop", "alter", "create"))
-        if writing and any(name in words[:4] for name in names):
-            found.append(sql)
-    return found
-
-
 def mentions(seen: list[str], names: tuple[str, ...]) -> list[str]:
     return [sql for sql in seen
             if any(name in sql.replace("(", " ").replace(",", " ").split() for name in names)]

@@ -13,6 +13,8 @@ from typing import Any
 
 from cqrs_kata.db import Database
 from cqrs_kata.steps.oracle import Counts, usable_name
+from cqrs_kata.steps.step05.lab import checkpoint_of as checkpoint_of
+from cqrs_kata.steps.step05.lab import dead_positions
 
 STARTED = "started"
 FINAL = ("ok", "fail", "cancelled")
@@ -199,14 +201,8 @@ def counts_of(db: Database, view: str) -> Counts:
     return found
 
 
-def checkpoint_of(db: Database, view: str) -> int:
-    row = db.execute("SELECT position FROM checkpoints WHERE view = ?", (view,)).fetchone()
-    return int(row[0]) if row else 0
-
-
-def dead_of(db: Database, view: str) -> list[int]:
-    return [int(p) for (p,) in db.execute("SELECT position FROM dead_letters WHERE view = ? "
-                                          "ORDER BY position", (view,)).fetchall()]
+dead_of = dead_positions
+"""A view's dead letters, by position (step 05's lab reads them; one home)."""
 
 
 def ledger(db: Database) -> dict[str, tuple[str, int, int, bool]]:
