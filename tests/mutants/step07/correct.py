@@ -90,8 +90,10 @@ def prepare(db: Database) -> None:
         db.execute(statement)
 
 
-class MoveRefused(ValueError):
-    """The write model says this run cannot make this move (unknown, or finished already)."""
+class MoveRefused(Exception):
+    """The write model says this run cannot make this move (unknown, or finished already). Not
+    a ``ValueError``: bad input is the caller's mistake, a refused move the write model's answer,
+    and a caller handles them apart."""
 
 
 class UnknownVersion(RuntimeError):
@@ -376,7 +378,9 @@ def apply(db: Database, view: str, event: Event) -> None:
 @dataclass
 class Projector:
     """The read side: keeps the versions of the view named ``name`` from the log, hands the
-    ledger's alerts on, and answers readers from the live version."""
+    ledger's alerts on, and answers readers from the live version. It never writes the log: no
+    statement of it, or of ``apply``, inserts, updates or deletes a row of ``runs`` or
+    ``outbox``, which the command side alone writes."""
 
     db: Database
     name: str = VIEW
