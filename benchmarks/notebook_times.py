@@ -5,11 +5,13 @@ notebook 00).
     .venv/bin/python benchmarks/notebook_times.py
 
 Per notebook it counts the prose (markdown words, diagrams and code fences left out), the demo
-code a learner reads (non-blank code lines), and the diagrams; per step, the lines of the
+code a learner reads (non-blank code lines), and the diagrams; per step, the words of the
+exercise's docstrings (the contract the learner reads before writing a line) and the lines of the
 reference solution the learner writes (between the BEGIN/END SOLUTION markers). The estimate is
 a model with stated rates, not a stopwatch on learners:
 
-- prose at READ_WPM words a minute (technical text with tables, slower than a novel's 250);
+- prose and docstrings at READ_WPM words a minute (technical text with tables, slower than a
+  novel's 250);
 - demo code at CODE_LPM lines a minute (read, run, look at the output);
 - each diagram DIAGRAM_MIN minutes;
 - each line of solution SOLUTION_MIN minutes (write it, run the check, read the message, fix).
@@ -19,6 +21,7 @@ Change the rates to what a workshop observed and the table follows.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sys
@@ -37,6 +40,7 @@ CODE_LPM = 12.0
 DIAGRAM_MIN = 1.5
 SOLUTION_MIN = 0.75
 FENCE = re.compile(r"```.*?```", re.S)
+WORD = re.compile(r"[A-Za-z0-9][\w'’.-]*")
 
 
 def reading(notebook: dict[str, Any]) -> tuple[int, int, int]:
@@ -47,10 +51,19 @@ def reading(notebook: dict[str, Any]) -> tuple[int, int, int]:
         if cell["cell_type"] == "markdown":
             diagrams += text.count("```mermaid")
             prose = FENCE.sub(" ", text).replace("|", " ")
-            words += len(re.findall(r"[A-Za-z0-9][\w'’.-]*", prose))
+            words += len(WORD.findall(prose))
         elif cell["cell_type"] == "code":
             code += sum(1 for line in text.splitlines() if line.strip())
     return words, code, diagrams
+
+
+def docstring_words(module: str) -> int:
+    """Words of every docstring in exercises/<module>.py: the module's, its classes' and
+    functions'."""
+    tree = ast.parse((ROOT / "exercises" / f"{module}.py").read_text(encoding="utf-8"))
+    kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    return sum(len(WORD.findall(ast.get_docstring(node) or "")) for node in ast.walk(tree)
+               if isinstance(node, kinds))
 
 
 def solution_lines(module: str) -> int:
@@ -75,14 +88,15 @@ def main() -> None:
         for name in names:
             w, c, d = reading(json.loads((ROOT / name).read_text(encoding="utf-8")))
             words, code, diagrams = words + w, code + c, diagrams + d
+        contract = docstring_words(step.module)
         written = solution_lines(step.module)
-        minutes = (words / READ_WPM + code / CODE_LPM + diagrams * DIAGRAM_MIN
+        minutes = ((words + contract) / READ_WPM + code / CODE_LPM + diagrams * DIAGRAM_MIN
                    + written * SOLUTION_MIN)
         rows.append((step.number, str(len(names)), f"{words:,}", str(code), str(diagrams),
-                     str(written), f"{minutes:.0f}", str(step.minutes)))
+                     f"{contract:,}", str(written), f"{minutes:.0f}", str(step.minutes)))
     print(Table(("step", "notebooks", "prose words", "demo code lines", "diagrams",
-                 "solution lines", "estimated min", "stated min"), tuple(rows),
-                right=frozenset(range(1, 8)),
+                 "docstring words", "solution lines", "estimated min", "stated min"),
+                tuple(rows), right=frozenset(range(1, 9)),
                 note=f"prose {READ_WPM:g} words/min, code {CODE_LPM:g} lines/min, "
                      f"{DIAGRAM_MIN:g} min a diagram, {SOLUTION_MIN:g} min a solution line"))
 

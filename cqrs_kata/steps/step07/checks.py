@@ -39,7 +39,7 @@ from cqrs_kata.steps.step07.model import NAME, Row
 STEP = Step(
     number="07",
     title="The capstone: a view whose facts change",
-    minutes=150,
+    minutes=130,
     backends=BACKENDS,
     tasks=(
         Task(
