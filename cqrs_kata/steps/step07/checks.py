@@ -146,9 +146,10 @@ STEP = Step(
         "Setting aside (or skipping) an event of an unknown newer version: the events after it "
         "are then counted without it (a finish without its start). Stop, and deploy readers of "
         "a new version before any writer writes it.",
-        "Keeping runs in step from apply (an UPDATE of runs' status), or deleting taken events "
-        "from outbox like a queue's: the read side never writes the log, which a rebuild "
-        "replays from the start.",
+        "Keeping runs in step from apply, or deleting or marking taken events in outbox as a "
+        "queue's consumer would: runs is the command side's alone, and every view and rebuild "
+        "reads outbox from its own checkpoint (a consumer's progress is its checkpoint, not a "
+        "flag on the row). Pruning the log, if ever, is a separate job that archives first.",
         "Sending the alert from apply, inside the batch's transaction: a rollback or a replay "
         "sends it again, with nothing to tell the receiver it is the same one.",
         "An idempotency key made with uuid4() or the view version's name: a rebuild makes new "
@@ -239,8 +240,11 @@ STEP.note("Projector.rebuild", "Run one rebuild of a view at a time (from one sc
 STEP.note("Projector", "The read side: keeps the versions of the view named ``name`` from the "
           "log, hands the ledger's alerts on, and answers readers from the live version.")
 NEVER_WRITES = STEP.rule(
-    "Projector", "It never writes the log: no statement of it, or of ``apply``, inserts, "
-    "updates or deletes a row of ``runs`` or ``outbox``, which the command side alone writes.")
+    "Projector", "It never writes the command side's tables: no statement of it, or of "
+    "``apply``, inserts, updates or deletes a row of ``runs`` (the write model) or ``outbox`` "
+    "(the log).")
+STEP.note("Projector", "A reaction that should change a run sends a command (``Runs.finish``) "
+          "instead.")
 REBUILD = STEP.rule(
     "Projector.rebuild", "Build version ``version`` of the view aside, from the whole log, then "
     "make it the live one in one step; return its name (``self.version(version)``).")
@@ -496,15 +500,18 @@ def the_command_side_decides_from_runs_never_the_view(impl: ModuleType) -> None:
                      "runs says the run is started, so it finishes: the view has no say")
 
 
-LOG_WRITE = re.compile(r"\b(?:(?:insert|replace)(?: or \w+)? into|update(?: or \w+)?|delete from|"
-                       r"truncate(?: table)?(?: only)?|drop table(?: if exists)?|alter table) "
-                       r"\"?(runs|outbox)\b")
-"""A statement (lower case, spaces collapsed) that writes a row of the log, or its table."""
+LOG_WRITE = re.compile(
+    r"\b(?:(?:insert|replace)(?: or \w+)? into|merge into|update(?: or \w+)?|delete from|"
+    r"truncate(?: table)?(?: only)?|drop table(?: if exists)?|alter table) "
+    r"(?:\w+\.)?[\"`\[]?(runs|outbox)\b")
+"""A statement (lower case, spaces collapsed) that writes a row of runs or outbox, or alters
+the table."""
 
 
 @STEP.check(task=1, backs=(NEVER_WRITES,))
-def the_read_side_never_writes_the_log(impl: ModuleType) -> None:
-    """your Runs writes the log; apply, rebuild, send_alerts and read (once written) never do"""
+def the_read_side_never_writes_runs_or_outbox(impl: ModuleType) -> None:
+    """your Runs writes runs and outbox; apply, rebuild, send_alerts and read (once written)
+    never do"""
     with lab() as here:
         db = fresh(impl, here)
         runs = impl.Runs(db, clock=Clock(1.0))
@@ -536,13 +543,16 @@ def the_read_side_never_writes_the_log(impl: ModuleType) -> None:
             wrote = [sql for sql in tap.seen if LOG_WRITE.search(sql)]
             if wrote:
                 fail(f"Projector(db).{called}, statements traced", show(wrote[0]),
-                     "no statement that inserts, updates or deletes rows of runs or outbox",
-                     "the read side never writes the log: the command side alone does, and a "
-                     "rebuild replays the log, so a view that wrote it would change the history "
-                     "it is rebuilt from")
+                     "no statement that inserts, updates or deletes rows of runs or outbox, or "
+                     "alters their tables", "the command side alone writes them. runs is what "
+                     "commands decide from: a projector writing it changes a decision with no "
+                     "event for it, and replays old events over it. outbox is the history every "
+                     "view and rebuild folds: an event deleted is gone for all of them, and one "
+                     "appended is a fact no command decided")
             expect_equal(f"runs and outbox after Projector(db).{called}",
                          {name: rows for name, rows in tables(db).items() if name in LOG_TABLES},
-                         log, "the read side reads the log and writes only its own tables")
+                         log, "the read side reads runs and outbox, and writes only its own "
+                         "tables")
 
 
 @STEP.check(task=1, backs=(DECIDE, REFUSED), backends=SQLITE_ONLY)

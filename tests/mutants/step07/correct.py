@@ -92,8 +92,9 @@ def prepare(db: Database) -> None:
 
 class MoveRefused(Exception):
     """The write model says this run cannot make this move (unknown, or finished already). Not
-    a ``ValueError``: bad input is the caller's mistake, a refused move the write model's answer,
-    and a caller handles them apart."""
+    a ``ValueError``, so an ``except ValueError`` meant for the caller's own bad input does not
+    swallow it: bad input is the caller's mistake (fix the call); a refused move is the write
+    model's answer to a valid request (report it; retrying will not help)."""
 
 
 class UnknownVersion(RuntimeError):
@@ -378,9 +379,10 @@ def apply(db: Database, view: str, event: Event) -> None:
 @dataclass
 class Projector:
     """The read side: keeps the versions of the view named ``name`` from the log, hands the
-    ledger's alerts on, and answers readers from the live version. It never writes the log: no
-    statement of it, or of ``apply``, inserts, updates or deletes a row of ``runs`` or
-    ``outbox``, which the command side alone writes."""
+    ledger's alerts on, and answers readers from the live version. It never writes the command
+    side's tables: no statement of it, or of ``apply``, inserts, updates or deletes a row of
+    ``runs`` (the write model) or ``outbox`` (the log). A reaction that should change a run
+    sends a command (``Runs.finish``) instead."""
 
     db: Database
     name: str = VIEW
