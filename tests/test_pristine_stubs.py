@@ -67,3 +67,11 @@ def test_a_run_of_chosen_tasks_runs_and_reports_only_those(pristine: Path) -> No
     assert result.tasks[0].results and result.tasks[0].state == "not started"
     with pytest.raises(ValueError, match="not \\[9\\]"):
         run_step(step, pristine, {9})
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_every_check_says_what_it_checks_in_one_line(step: Step) -> None:
+    """The report shows the first line of a check's docstring: a second one would be lost."""
+    for check in step.checks:
+        doc = (check.function.__doc__ or "").strip()
+        assert doc and "\n" not in doc, f"{check.name}: its docstring must be one line: {doc!r}"

@@ -900,8 +900,7 @@ def nothing_fits_says_why(impl: ModuleType) -> None:
 
 @STEP.check(task=3, backs=(BAD_INPUT, FIGURES), backends=())
 def choose_refuses_what_it_cannot_decide_on(impl: ModuleType) -> None:
-    """choose() raises TypeError or ValueError for a bad workload or figures, whatever it would
-    answer"""
+    """choose() raises TypeError or ValueError for a bad workload or figures, never an answer"""
     rows = 1024
 
     def good() -> dict[str, Any]:

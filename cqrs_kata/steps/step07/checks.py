@@ -510,8 +510,7 @@ the table."""
 
 @STEP.check(task=1, backs=(NEVER_WRITES,))
 def the_read_side_never_writes_runs_or_outbox(impl: ModuleType) -> None:
-    """your Runs writes runs and outbox; apply, rebuild, send_alerts and read (once written)
-    never do"""
+    """apply, rebuild, send_alerts and read never write runs or outbox (traced once written)"""
     with lab() as here:
         db = fresh(impl, here)
         runs = impl.Runs(db, clock=Clock(1.0))
