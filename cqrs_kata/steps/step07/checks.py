@@ -155,6 +155,9 @@ STEP = Step(
         "An idempotency key made with uuid4() or the view version's name: a rebuild makes new "
         "keys and fires every alert again.",
         "Rebuilding into the live version (clearing it first): readers see it half-built.",
+        "Holding the log still for the switch with db.lock_appends() (LOCK TABLE outbox): on "
+        "PostgreSQL every command then waits for the switch. Hold the live version's "
+        "checkpoint row instead: only its projector waits.",
         "Reading the checkpoint and the counts in two statements: a batch committing between "
         "them pairs the wrong position with the counts.",
     ),
