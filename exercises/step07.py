@@ -155,7 +155,9 @@ class Contract:
     after the checkpoint (in position order, which is commit order because every append takes
     the outbox's lock). Older, and ``read`` raises ``TooStale`` instead of answering. The age
     compares the reader's clock with the writer's ``recorded_at``: their clocks must agree to
-    well within it."""
+    well within it. ``recorded_at`` is stamped before the append waits for that lock, so under
+    contention a later position can carry an earlier time, and the age can understate by that
+    wait."""
     prefix: bool
     """Whether every answer is the fold of the log's positions 1 to the ``position`` it is
     returned with: all of them and nothing after (no gaps, no half-taken batch)."""
@@ -176,18 +178,19 @@ class Reading:
 
 @dataclass(frozen=True)
 class Considered:
-    """A simpler option, weighed and ruled out for this view, with the figure that rules it
-    out as measured by step 06's bench on your machine."""
+    """A simpler option, weighed and ruled out for this view, with the figure that weighs
+    against it here, as step 06's bench measured it on your machine."""
 
     option: str
     """``"table+index"``, ``"inline counters"`` or ``"etl summary"``."""
     figure: str
-    """The ``Figures`` field that rules it out: ``read_mean_s``, ``write_s``, ``staleness_s``
-    or ``refresh_s``."""
+    """The ``Figures`` field that weighs against it: ``read_mean_s``, ``write_s``,
+    ``staleness_s`` or ``refresh_s``."""
     measured: float
     """That figure, in seconds, from your bench run (``cqrs-kata bench``, or notebook 06)."""
     why: str
-    """In a sentence or two: why that number, or what the option cannot do, rules it out."""
+    """In a sentence or two: what this view needs that the option cannot give, at that
+    figure."""
 
 
 def alert_key(tenant: str, fails: int) -> str:
@@ -222,8 +225,11 @@ class Runs:
 
     def start(self, tenant: str) -> Receipt:
         """Start a run for ``tenant``: a ``started`` row in ``runs`` and its ``run.started``
-        event, in one transaction."""
+        event, in one transaction. ``LEGACY_TENANT`` is the first release's, and refused."""
         validate_name("tenant", tenant)
+        if tenant == LEGACY_TENANT:
+            raise ValueError(f"tenant {tenant!r} is kept for the first release's runs: its "
+                             "counts would merge with theirs; pick another name")
         now = seconds("the clock's time", self.clock())
         with self.db.transaction():
             run_id = int(self.db.execute("INSERT INTO runs (tenant, status) VALUES (?, ?) "
@@ -414,12 +420,14 @@ class Projector:
 
         Then, in ONE transaction: hold the live version still (``INSERT INTO checkpoints (view,
         position) VALUES (?, 0) ON CONFLICT (view) DO UPDATE SET position =
-        checkpoints.position`` with the live version, which locks its checkpoint row even before
-        it has one: the live projector now waits for this commit), take every event left into
-        the new version (``take`` until it returns 0), and point ``live_views`` at it (``INSERT
-        ... ON CONFLICT (name) DO UPDATE SET view = excluded.view``). Readers see the old
-        version until that commit and the new one after it: never a half-built one, and never
-        one that has taken fewer events than the one they saw before.
+        checkpoints.position`` with the live version: it locks that checkpoint's row, or inserts
+        the row when there is none yet, so the live projector's next move of it waits for this
+        commit), take every event left into the new version (``take`` until it returns 0), and
+        point ``live_views`` at it (``INSERT ... ON CONFLICT (name) DO UPDATE SET view =
+        excluded.view``). Readers see the old version until that commit and the new one after
+        it: never a half-built one, and never one that has taken fewer events than the one they
+        saw before. A live projector that was waiting then goes on: it may commit one last batch
+        into the version just retired, which nobody reads, or fail with ``CheckpointMoved``.
 
         The new version crosses the same thresholds at the same events as the old one did:
         their alerts' keys are in the ledger already, so nothing is sent again.
@@ -432,7 +440,7 @@ class Projector:
             "(`cqrs-kata hint 07 2` gives a hint)"
         )
 
-    # Task 3: effects, exactly once ---------------------------------------------------------
+    # Task 3: effects recorded once, resent safely ------------------------------------------
 
     def send_alerts(self, send: Callable[[Alert], object]) -> int:
         """Hand each alert of the ledger not sent yet to ``send``, in position order (then by
@@ -456,12 +464,12 @@ class Projector:
         """``tenant``'s counts in the live version, the position they are as of, and their age,
         held to ``contract()``.
 
-        In ONE statement (a batch or a switch may commit meanwhile, and on PostgreSQL each
-        statement sees the database as of its own start): the live version (``live_views``,
-        else version 1), its checkpoint (0 without one), the tenant's counts there that are
-        not 0, and the ``recorded_at`` of the first event after that checkpoint. ``age`` is
-        ``self.clock()`` minus that ``recorded_at``, never below 0.0; 0.0 when the view has
-        taken every event.
+        In ONE statement (a batch or a switch may commit meanwhile, and on PostgreSQL at READ
+        COMMITTED, the default, each statement sees the database as of its own start): the live
+        version (``live_views``, else version 1), its checkpoint (0 without one), the tenant's
+        counts there that are not 0, and the ``recorded_at`` of the first event after that
+        checkpoint. ``age`` is ``self.clock()`` minus that ``recorded_at``, never below 0.0; 0.0
+        when the view has taken every event.
 
         ``tenant`` must be a name ``validate_name`` accepts and ``after`` an int of 0 or more
         (not a bool), the clock a finite number of seconds; otherwise raise ``TypeError`` or

@@ -249,3 +249,19 @@ def test_step04_rebuild_refuses_bad_arguments(on_progress: Any, every: Any) -> N
         return  # nothing bad in this combination
     projector = projector04()
     refused(lambda: projector.rebuild(on_progress, every), lambda: state04(projector))
+
+
+def test_step07_start_keeps_the_legacy_tenant_for_the_first_release(tmp_path: Path) -> None:
+    """A new run under LEGACY_TENANT would merge its counts with the first release's runs."""
+    import solutions.step07 as s07
+    from cqrs_kata.db import open_database
+
+    db = open_database(tmp_path / "capstone.db")
+    s07.prepare(db)
+    runs = s07.Runs(db, clock=lambda: 1.0)
+    with pytest.raises(ValueError, match="first release"):
+        runs.start(s07.LEGACY_TENANT)
+    assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+    assert runs.start("acme").run_id == 1
+    db.close()

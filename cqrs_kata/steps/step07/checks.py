@@ -90,8 +90,8 @@ STEP = Step(
             builds=("Projector.send_alerts",),
             hints=(
                 "The ledger row was written with the counts, in the batch's transaction: it is "
-                "there exactly when the crossing was taken. Sending is what happens after: "
-                "read the unsent rows, hand each on, mark it sent.",
+                "there exactly when the crossing was taken, by any version. Sending is what "
+                "happens after: read the unsent rows, hand each on, mark it sent.",
                 "Hand on first, then mark: a crash in between hands it on again, with the same "
                 "key, which the receiver drops. Marking first loses the alert when the process "
                 "dies before `send` runs: at-most-once, not effectively-once.",
@@ -128,7 +128,7 @@ STEP = Step(
             hints=(
                 "Run step 06's bench (`cqrs-kata bench`, or notebook 06) and look at the "
                 "figures of `table+index`, `inline counters` and `etl summary`.",
-                "For each, name the figure that rules it out for this view (`read_mean_s`, "
+                "For each, name the figure that weighs against it here (`read_mean_s`, "
                 "`write_s`, `staleness_s` or `refresh_s`), its value in seconds, and a "
                 "sentence on why: what this view needs (moves, alerts once, rebuilds aside) "
                 "that the option cannot give at that cost.",
@@ -150,14 +150,17 @@ STEP = Step(
         "queue's consumer would: runs is the command side's alone, and every view and rebuild "
         "reads outbox from its own checkpoint (a consumer's progress is its checkpoint, not a "
         "flag on the row). Pruning the log, if ever, is a separate job that archives first.",
-        "Sending the alert from apply, inside the batch's transaction: a rollback or a replay "
-        "sends it again, with nothing to tell the receiver it is the same one.",
+        "Sending the alert from apply, inside the batch's transaction: the batch holds its "
+        "checkpoint's row lock while the receiver answers, so a slow receiver stalls the view "
+        "and a failing one stops it; and a batch that then rolls back (on UnknownVersion, a "
+        "database error) has announced crossings the view never recorded.",
         "An idempotency key made with uuid4() or the view version's name: a rebuild makes new "
         "keys and fires every alert again.",
         "Rebuilding into the live version (clearing it first): readers see it half-built.",
         "Holding the log still for the switch with db.lock_appends() (LOCK TABLE outbox): on "
         "PostgreSQL every command then waits for the switch. Hold the live version's "
-        "checkpoint row instead: only its projector waits.",
+        "checkpoint row instead: only its projector waits (on SQLite every writer waits for "
+        "each of these transactions anyway).",
         "Reading the checkpoint and the counts in two statements: a batch committing between "
         "them pairs the wrong position with the counts.",
     ),
@@ -265,12 +268,16 @@ SWITCH = STEP.rule(
     "Projector.rebuild",
     "Then, in ONE transaction: hold the live version still (``INSERT INTO checkpoints "
     "(view, position) VALUES (?, 0) ON CONFLICT (view) DO UPDATE SET position = "
-    "checkpoints.position`` with the live version, which locks its checkpoint row even "
-    "before it has one: the live projector now waits for this commit), take every event "
-    "left into the new version (``take`` until it returns 0), and point ``live_views`` at "
-    "it (``INSERT ... ON CONFLICT (name) DO UPDATE SET view = excluded.view``). Readers see "
-    "the old version until that commit and the new one after it: never a half-built one, "
-    "and never one that has taken fewer events than the one they saw before.")
+    "checkpoints.position`` with the live version: it locks that checkpoint's row, or "
+    "inserts the row when there is none yet, so the live projector's next move of it waits "
+    "for this commit), take every event left into the new version (``take`` until it returns "
+    "0), and point ``live_views`` at it (``INSERT ... ON CONFLICT (name) DO UPDATE SET view = "
+    "excluded.view``). Readers see the old version until that commit and the new one after "
+    "it: never a half-built one, and never one that has taken fewer events than the one they "
+    "saw before.")
+STEP.note("Projector.rebuild", "A live projector that was waiting then goes on: it may commit "
+          "one last batch into the version just retired, which nobody reads, or fail with "
+          "``CheckpointMoved``.")
 NOT_AGAIN = STEP.rule(
     "Projector.rebuild", "The new version crosses the same thresholds at the same events as the "
     "old one did: their alerts' keys are in the ledger already, so nothing is sent again.")
@@ -300,7 +307,8 @@ READ = STEP.rule("Projector.read", "``tenant``'s counts in the live version, the
                  "are as of, and their age, held to ``contract()``.")
 ONE_STATEMENT = STEP.rule(
     "Projector.read", "In ONE statement (a batch or a switch may commit meanwhile, and on "
-    "PostgreSQL each statement sees the database as of its own start): the live version "
+    "PostgreSQL at READ COMMITTED, the default, each statement sees the database as of its "
+    "own start): the live version "
     "(``live_views``, else version 1), its checkpoint (0 without one), the tenant's counts "
     "there that are not 0, and the ``recorded_at`` of the first event after that checkpoint.")
 AGE = STEP.rule("Projector.read", "``age`` is ``self.clock()`` minus that ``recorded_at``, "
@@ -959,7 +967,7 @@ def switched(impl: ModuleType, make: Callable[[Lab], tuple[Database, Callable[[]
                  "takes everything it took")
 
 
-# Task 3: idempotent under replays, effects exactly once ---------------------------------------
+# Task 3: idempotent under replays, effects recorded once and resent safely ------------------
 
 
 def crossed(impl: ModuleType, here: Lab, seed: int = 61) -> tuple[Database, list[Row]]:
@@ -1273,7 +1281,7 @@ def the_simpler_options_were_weighed_with_a_measured_figure(impl: ModuleType) ->
         called = f"simpler(): Considered({c.option!r}, {c.figure!r}, {c.measured!r}, ...)"
         if c.figure not in FIGURES:
             fail(called, show(c.figure), f"one of {', '.join(FIGURES)}",
-                 "the Figures field of step 06's bench that rules the option out")
+                 "the Figures field of step 06's bench that weighs against the option")
         m = c.measured
         if isinstance(m, bool) or not isinstance(m, int | float) or not 1e-7 <= m <= 3600:
             fail(called, show(m), "the figure's value in seconds, as your bench run measured "
