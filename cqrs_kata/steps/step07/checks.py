@@ -416,8 +416,8 @@ def finish_moves_the_run_and_writes_its_event(impl: ModuleType) -> None:
             finally:
                 db.before = None
             called = f"Runs(db).finish({run_id}, {status!r}) on a run started for a tenant"
-            order = [sql for sql in tap.seen if sql.startswith("update runs")
-                     or "outbox" in sql.split(" (")[0].split()]
+            order = [sql for sql in tap.seen if sql.startswith(
+                ("update runs", "insert into outbox", "lock table outbox"))]
             if order and not order[0].startswith("update runs"):
                 fail(f"{called}, statements traced", show(order[0]),
                      "the UPDATE of runs first, then the event (self._append)",
