@@ -43,10 +43,10 @@ from cqrs_kata.steps.step05.lab import (
     committing_before,
     counted_upto,
     crashed,
-    cut_points,
     dead_positions,
     ids_follow,
     lab,
+    last_transaction_cuts,
     normal,
     numbered,
     poison_upto,
@@ -1241,8 +1241,7 @@ def a_run_committed_during_the_swap_counts_once(impl: ModuleType) -> None:
         return db, partial(projector(impl, db).rebuild, every=3)
 
     seen = statements_of(make)
-    last = max((i for i, sql in enumerate(seen, start=1) if sql.startswith("begin")), default=1)
-    for k in cut_points(seen, last):
+    for k in last_transaction_cuts(seen):
         with lab() as here:
             db, action = make(here)
             run_tapped(db, committing_before(here, db, k, partial(append, tenant="t9",

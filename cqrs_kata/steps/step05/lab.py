@@ -292,6 +292,12 @@ def cut_points(seen: Sequence[str], first: int) -> range:
     return range(first, (first if backends.current() == "sqlite" else len(seen)) + 1)
 
 
+def last_transaction_cuts(seen: Sequence[str]) -> range:
+    """``cut_points`` of the last transaction in ``seen``: from its BEGIN on."""
+    return cut_points(seen, max((i for i, sql in enumerate(seen, start=1)
+                                 if sql.startswith("begin")), default=1))
+
+
 def committing_before(here: Lab, db: Database, k: int,
                       write: Callable[[Database], object]) -> Tap:
     """A tap for ``db`` that, just before its statement ``k``, runs ``write`` on another

@@ -30,6 +30,7 @@ from cqrs_kata.steps.step05.lab import (
     crashed,
     cut_points,
     lab,
+    last_transaction_cuts,
     run_tapped,
     statements_of,
 )
@@ -351,10 +352,11 @@ def projector(impl: ModuleType, db: Database, clock: Callable[[], float] | None 
     return impl.Projector(db, name=NAME, clock=clock or Clock(0.0))  # before every event: age 0
 
 
-def tables(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the capstone's tables, sorted: to compare before and after."""
+def tables(db: Database, names: tuple[str, ...] = ALL_TABLES) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the capstone's tables (or of ``names``), sorted: to compare before and
+    after."""
     return {name: sorted((tuple(r) for r in db.execute(f"SELECT * FROM {name}").fetchall()),
-                         key=repr) for name in ALL_TABLES}
+                         key=repr) for name in names}
 
 
 def mentions(seen: list[str], names: tuple[str, ...]) -> list[str]:
@@ -553,7 +555,7 @@ def the_read_side_never_writes_runs_or_outbox(impl: ModuleType) -> None:
             for _ in range(impl.ALERT_AT):
                 runs.finish(runs.start(tenant).run_id, "fail")
         model.history(db, 91, size=12)  # old shapes and poison too
-        log = {name: rows for name, rows in tables(db).items() if name in LOG_TABLES}
+        log = tables(db, LOG_TABLES)
         p = projector(impl, db)
         _, send = receiver()
 
@@ -584,9 +586,8 @@ def the_read_side_never_writes_runs_or_outbox(impl: ModuleType) -> None:
                      "view and rebuild folds: an event deleted is gone for all of them, and one "
                      "appended is a fact no command decided")
             expect_equal(f"runs and outbox after Projector(db).{called}",
-                         {name: rows for name, rows in tables(db).items() if name in LOG_TABLES},
-                         log, "the read side reads runs and outbox, and writes only its own "
-                         "tables")
+                         tables(db, LOG_TABLES), log, "the read side reads runs and outbox, "
+                         "and writes only its own tables")
 
 
 @STEP.check(task=1, backs=(DECIDE, REFUSED), backends=SQLITE_ONLY)
@@ -987,9 +988,7 @@ def the_switch_holds_the_live_version_still(impl: ModuleType) -> None:
 
     for how, make in (("caught up", caught_up_first), ("never projected", never_projected)):
         seen = statements_of(make)
-        last = max((i for i, sql in enumerate(seen, start=1) if sql.startswith("begin")),
-                   default=1)
-        for k in cut_points(seen, last):  # before each statement of the switching transaction
+        for k in last_transaction_cuts(seen):  # before each statement of the switch's transaction
             switched(impl, make, how, k, seen[k - 1], append_and_project)
 
 
